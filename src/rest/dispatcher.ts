@@ -1,0 +1,233 @@
+/**
+ * The REST layer: matches a request against the REST rows of every enabled service and runs the row. It only
+ * routes, reads bodies and writes responses; what an operation does lives in the service implementation.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import FindMyWay from "find-my-way";
+import type { DescMethod } from "@bufbuild/protobuf";
+import { createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { sidecarError, toEnvelope, isServerSide, SidecarError } from "../errors.js";
+import { describeError, type Logger } from "../log.js";
+import { readBody, discardRestOfBody } from "../server/body.js";
+import type { ServerLimits, ServiceInstance } from "../services/module.js";
+import { parseExact, stringifyExact } from "./json.js";
+import type { HttpMethod, RestRequest, RestResponse, RestRoute } from "./route.js";
+
+const METHODS: HttpMethod[] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"];
+
+interface Store {
+  route: RestRoute;
+  service: ServiceInstance;
+}
+
+export interface RestDispatcher {
+  /** Handles the request if a REST row matches its path (any method); returns false when no row does. */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+}
+
+export function createRestDispatcher(
+  services: ReadonlyArray<{ name: string; instance: ServiceInstance }>,
+  limits: ServerLimits,
+  log: Logger,
+): RestDispatcher {
+  const router = FindMyWay({ ignoreTrailingSlash: true, maxParamLength: 65_536 });
+  for (const { name, instance } of services) {
+    for (const route of instance.rest) {
+      router.on(route.method, `/${name}${route.path}`, () => {}, { route, service: instance } satisfies Store);
+    }
+  }
+
+  const lookup = (method: string, path: string) => {
+    const found = router.find(method as HttpMethod, path);
+    if (found) return found;
+    // HEAD falls back to GET; Node drops the body of a HEAD response.
+    return method === "HEAD" ? router.find("GET", path) : null;
+  };
+
+  return {
+    async handle(req, res) {
+      const url = req.url ?? "/";
+      const q = url.indexOf("?");
+      const path = q < 0 ? url : url.slice(0, q);
+      const method = req.method ?? "GET";
+      let found;
+      try {
+        found = lookup(method, path);
+        if (!found) {
+          decodeURIComponent(path); // throws on malformed or non-UTF-8 escapes, which find-my-way just misses
+          const allow = METHODS.filter((m) => lookup(m, path) !== null);
+          if (allow.length === 0) return false;
+          sendError(req, res, sidecarError("METHOD_NOT_ALLOWED", `method ${method} not allowed on ${path}`), {
+            allow: allow.join(", "),
+          });
+          return true;
+        }
+      } catch {
+        sendError(req, res, sidecarError("BAD_REQUEST", "the request path has malformed percent-encoding or is not valid UTF-8"));
+        return true;
+      }
+      const { route, service } = found.store as Store;
+      const params: Record<string, string> = {};
+      for (const [k, v] of Object.entries(found.params)) {
+        if (v === undefined) continue;
+        // find-my-way leaves bytes that are not valid UTF-8 as U+FFFD; refuse rather than alter the key.
+        if (v.includes("\uFFFD") && !path.includes("%EF%BF%BD") && !path.includes("\uFFFD")) {
+          sendError(req, res, sidecarError("BAD_REQUEST", `path parameter ${k} is not valid UTF-8`));
+          return true;
+        }
+        params[k] = v;
+      }
+      await run(route, service, params, q < 0 ? "" : url.slice(q + 1), req, res);
+      return true;
+    },
+  };
+
+  async function run(
+    route: RestRoute,
+    service: ServiceInstance,
+    params: Record<string, string>,
+    qs: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ) {
+    const ac = new AbortController();
+    res.once("close", () => {
+      if (!res.writableFinished) ac.abort(sidecarError("REQUEST_TIMEOUT", "client closed the connection"));
+    });
+    let timer: NodeJS.Timeout | undefined;
+    let drain = false;
+    if (!route.untimed && limits.requestTimeoutMs > 0) {
+      timer = setTimeout(() => {
+        const err = sidecarError("REQUEST_TIMEOUT", `request took longer than ${limits.requestTimeoutMs} ms`);
+        ac.abort(err);
+        drain = true;
+        if (!res.headersSent) sendError(req, res, err, { connection: "close" });
+      }, limits.requestTimeoutMs);
+    }
+    try {
+      let body: Buffer = EMPTY;
+      let json: unknown;
+      if (route.body === "raw" || route.body === "json") {
+        body = await readBody(req, limits.maxBodyBytes);
+        if (route.body === "json" && body.length > 0) json = parseJsonBody(req, body);
+      }
+      const rr: RestRequest = {
+        method: req.method ?? "GET",
+        params,
+        query: new URLSearchParams(qs),
+        headers: req.headers,
+        body,
+        json,
+        stream: req,
+        signal: ac.signal,
+        context: (method) => handlerContext(service, method, req, ac.signal),
+      };
+      const result = await route.handle(rr);
+      if (ac.signal.aborted && res.headersSent) return;
+      await writeResult(res, result);
+    } catch (err) {
+      if (res.headersSent) {
+        // Mid-stream failure: the status is gone, so cut the response to show it is incomplete.
+        if (isServerSide(err)) log.error("rest.stream_failed", { path: req.url, ...describeError(err) });
+        res.destroy();
+        return;
+      }
+      if (isServerSide(err)) log.error("rest.failed", { method: req.method, path: pathOf(req), ...describeError(err) });
+      drain = err instanceof SidecarError && err.kind.status === 413;
+      sendError(req, res, err, drain ? { connection: "close" } : undefined);
+    } finally {
+      clearTimeout(timer);
+      if (drain) discardRestOfBody(req, res);
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function pathOf(req: IncomingMessage) {
+  const url = req.url ?? "";
+  const q = url.indexOf("?");
+  return q < 0 ? url : url.slice(0, q);
+}
+
+function parseJsonBody(req: IncomingMessage, body: Buffer): unknown {
+  const ct = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (ct !== "application/json" && !ct.endsWith("+json")) {
+    throw sidecarError(
+      "UNSUPPORTED_MEDIA_TYPE",
+      `expected Content-Type: application/json, got ${ct === "" ? "none" : JSON.stringify(ct)}`,
+    );
+  }
+  try {
+    return parseExact(body.toString("utf8"));
+  } catch (err) {
+    throw sidecarError("BAD_REQUEST", `invalid JSON body: ${(err as Error).message}`);
+  }
+}
+
+function handlerContext(
+  service: ServiceInstance,
+  method: DescMethod,
+  req: IncomingMessage,
+  signal: AbortSignal,
+): HandlerContext {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined || k.startsWith(":")) continue;
+    if (Array.isArray(v)) v.forEach((x) => headers.append(k, x));
+    else headers.set(k, v);
+  }
+  return createHandlerContext({
+    service: service.desc,
+    method,
+    protocolName: "rest",
+    requestMethod: req.method ?? "GET",
+    url: req.url ?? "/",
+    requestSignal: signal,
+    requestHeader: headers,
+  });
+}
+
+async function writeResult(res: ServerResponse, r: RestResponse) {
+  const status = r.status ?? 200;
+  if (r.stream) {
+    res.writeHead(status, r.headers);
+    await pipeline(Readable.from(r.stream, { objectMode: false }), res);
+    return;
+  }
+  let payload: string | Uint8Array | undefined = r.body;
+  const headers = { ...r.headers };
+  if (r.json !== undefined) {
+    payload = stringifyExact(r.json);
+    headers["content-type"] ??= "application/json";
+  }
+  if (payload !== undefined) headers["content-length"] ??= Buffer.byteLength(payload);
+  res.writeHead(status, headers);
+  res.end(payload);
+}
+
+/** Writes the JSON error envelope. Usable by any layer that answers on its own (auth, health, 404). */
+export function sendError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  err: unknown,
+  extraHeaders?: Record<string, string>,
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const env = toEnvelope(err);
+  const body = stringifyExact(env);
+  const headers: Record<string, string | number> = {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    ...extraHeaders,
+  };
+  // `Connection` is an HTTP/1-only header; HTTP/2 refuses it.
+  if (req.httpVersionMajor !== 1) delete headers.connection;
+  res.writeHead(env.status, headers);
+  res.end(body);
+}

@@ -1,0 +1,49 @@
+/** Reading and checking REST query parameters and JSON bodies, with messages that name the field. */
+import { sidecarError } from "../errors.js";
+
+/** An integer query parameter, or `fallback` when absent. Accepts only plain decimal integers. */
+export function queryInt(
+  query: URLSearchParams,
+  name: string,
+  fallback: bigint,
+  bounds: { min?: bigint; max?: bigint } = {},
+): bigint {
+  const raw = query.get(name);
+  if (raw === null || raw === "") return fallback;
+  if (!/^-?\d{1,19}$/.test(raw)) throw sidecarError("BAD_REQUEST", `query parameter ${name} must be an integer, got ${JSON.stringify(raw)}`);
+  return checkBounds(BigInt(raw), `query parameter ${name}`, bounds);
+}
+
+function checkBounds(n: bigint, what: string, { min, max }: { min?: bigint; max?: bigint }): bigint {
+  if (min !== undefined && n < min) throw sidecarError("BAD_REQUEST", `${what} must be at least ${min}, got ${n}`);
+  if (max !== undefined && n > max) throw sidecarError("BAD_REQUEST", `${what} must be at most ${max}, got ${n}`);
+  return n;
+}
+
+/** The body as a JSON object (not array or scalar), or {} when the body was empty. */
+export function jsonObject(json: unknown, what = "request body"): Record<string, unknown> {
+  if (json === undefined) return {};
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw sidecarError("BAD_REQUEST", `${what} must be a JSON object`);
+  }
+  return json as Record<string, unknown>;
+}
+
+/** An integer field of a JSON body (number or bigint from exact parsing), or undefined when absent. */
+export function jsonInt(obj: Record<string, unknown>, field: string, bounds: { min?: bigint; max?: bigint } = {}): bigint | undefined {
+  const v = obj[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === "bigint") return checkBounds(v, `field ${field}`, bounds);
+  if (typeof v === "number" && Number.isInteger(v)) return checkBounds(BigInt(v), `field ${field}`, bounds);
+  throw sidecarError("BAD_REQUEST", `field ${field} must be an integer`);
+}
+
+/** A required array-of-strings field of a JSON body. */
+export function jsonStringArray(obj: Record<string, unknown>, field: string): string[] {
+  const v = obj[field];
+  if (!Array.isArray(v)) throw sidecarError("BAD_REQUEST", `field ${field} must be an array of strings`);
+  v.forEach((x, i) => {
+    if (typeof x !== "string") throw sidecarError("BAD_REQUEST", `field ${field}[${i}] must be a string`);
+  });
+  return v as string[];
+}

@@ -1,0 +1,82 @@
+/**
+ * The RPC side: one Connect router holding every enabled service, health and reflection, with the interceptors
+ * that apply to all of them (auth, request deadline, error hygiene).
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { Health } from "../../gen/health/v1/health_pb.js";
+import * as reflectionV1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import * as reflectionV1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { sidecarError } from "../errors.js";
+import { describeError, type Logger } from "../log.js";
+import type { ServerLimits, ServiceInstance } from "../services/module.js";
+import type { AuthCheck } from "./auth.js";
+import { registerReflection } from "./reflection.js";
+
+/** Auth for every RPC except grpc.health.v1 (open, like `GET /health`). */
+function authInterceptor(auth: AuthCheck): Interceptor {
+  return (next) => async (req) => {
+    if (req.service.typeName !== Health.typeName) auth.verify(req.header.get("authorization"));
+    return next(req);
+  };
+}
+
+/**
+ * Unary calls get the server's request deadline unless the client asked for a shorter one; streams bound their
+ * own time. Errors that are not ConnectErrors are logged and replaced by a bare INTERNAL, so a driver's message
+ * (which may name a host or a user) never reaches the client.
+ */
+function deadlineAndErrors(limits: ServerLimits, log: Logger): Interceptor {
+  return (next) => async (req) => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      if (req.stream || limits.requestTimeoutMs <= 0) return await next(req);
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(sidecarError("REQUEST_TIMEOUT", `request took longer than ${limits.requestTimeoutMs} ms`)),
+          limits.requestTimeoutMs,
+        );
+      });
+      return await Promise.race([next(req), deadline]);
+    } catch (err) {
+      if (err instanceof ConnectError) {
+        if (err.code === Code.Internal || err.code === Code.Unknown) {
+          log.error("rpc.failed", { method: req.url, ...describeError(err) });
+        }
+        throw err;
+      }
+      log.error("rpc.failed", { method: req.url, ...describeError(err) });
+      throw new ConnectError("internal error", Code.Internal);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+export interface RpcSetup {
+  services: readonly ServiceInstance[];
+  auth: AuthCheck;
+  limits: ServerLimits;
+  log: Logger;
+  registerHealth(router: ConnectRouter): void;
+}
+
+export function rpcInterceptors(setup: Pick<RpcSetup, "auth" | "limits" | "log">): Interceptor[] {
+  return [deadlineAndErrors(setup.limits, setup.log), authInterceptor(setup.auth)];
+}
+
+/** The `routes` function for connectNodeAdapter. */
+export function rpcRoutes(setup: RpcSetup) {
+  return (router: ConnectRouter) => {
+    // `impl` is a ServiceImpl of exactly `desc` (each module builds both from the same generated service).
+    for (const s of setup.services) router.service(s.desc, s.impl as Parameters<ConnectRouter["service"]>[1]);
+    setup.registerHealth(router);
+    const listed: DescService[] = [
+      ...setup.services.map((s) => s.desc),
+      Health,
+      reflectionV1.ServerReflection,
+      reflectionV1alpha.ServerReflection,
+    ];
+    registerReflection(router, listed);
+  };
+}

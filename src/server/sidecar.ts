@@ -1,0 +1,117 @@
+/**
+ * Assembles a sidecar from opened services: one Node request handler that serves gRPC, gRPC-Web and Connect
+ * through the Connect adapter and falls back to `/health` and the REST layer; listeners on TCP and/or Unix
+ * sockets; graceful shutdown. Nothing here listens until `listen` is called.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { sidecarError } from "../errors.js";
+import { createLogger, describeError, type Logger } from "../log.js";
+import { createRestDispatcher, sendError } from "../rest/dispatcher.js";
+import { stringifyExact } from "../rest/json.js";
+import type { ServerLimits, ServiceInstance } from "../services/module.js";
+import { createAuth } from "./auth.js";
+import { discardRestOfBody } from "./body.js";
+import { createHealth } from "./health.js";
+import { listenDual, type DualListener, type ListenAddress, type NodeHandler } from "./listener.js";
+import { rpcInterceptors, rpcRoutes } from "./rpc.js";
+import { traceOf } from "./trace.js";
+
+export const DEFAULT_LIMITS: ServerLimits = { maxBodyBytes: 10 * 1024 * 1024, requestTimeoutMs: 30_000 };
+
+export interface SidecarConfig {
+  /** Opened services by REST name ("kv", "storage", …). */
+  services: ReadonlyArray<{ name: string; instance: ServiceInstance }>;
+  /** Bearer token guarding everything but `/health`; undefined turns auth off. */
+  authToken?: string;
+  limits?: Partial<ServerLimits>;
+  log?: Logger;
+}
+
+export interface Sidecar {
+  /** The request handler, for mounting on a server of your own. */
+  readonly handler: NodeHandler;
+  /** Starts a listener (TCP or Unix socket); returns its address ("127.0.0.1:3001", "unix:/tmp/m.sock"). */
+  listen(addr: ListenAddress): Promise<string>;
+  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes the backends. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export function createSidecarServer(config: SidecarConfig): Sidecar {
+  const log = config.log ?? createLogger();
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...config.limits };
+  const auth = createAuth(config.authToken);
+  const health = createHealth(config.services);
+  const rest = createRestDispatcher(config.services, limits, log);
+  const listeners: DualListener[] = [];
+  const shutdown = new AbortController();
+
+  async function fallback(req: IncomingMessage, res: ServerResponse) {
+    const path = (req.url ?? "/").split("?", 1)[0];
+    try {
+      if (path === "/health" && (req.method === "GET" || req.method === "HEAD")) {
+        const report = await health.report();
+        const body = stringifyExact(report);
+        res.writeHead(report.status === "ok" ? 200 : 503, {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+        });
+        res.end(body);
+        return;
+      }
+      auth.verify(req.headers.authorization);
+      if (!(await rest.handle(req, res))) {
+        sendError(req, res, sidecarError("NOT_FOUND", `no route for ${req.method} ${path}`));
+      }
+    } catch (err) {
+      sendError(req, res, err);
+      if (!req.complete) discardRestOfBody(req, res);
+    }
+  }
+
+  const adapter = connectNodeAdapter({
+    routes: rpcRoutes({
+      services: config.services.map((s) => s.instance),
+      auth,
+      limits,
+      log,
+      registerHealth: health.register,
+    }),
+    interceptors: rpcInterceptors({ auth, limits, log }),
+    readMaxBytes: limits.maxBodyBytes,
+    shutdownSignal: shutdown.signal,
+    fallback: (req, res) => {
+      fallback(req as IncomingMessage, res as ServerResponse).catch((err) => {
+        log.error("http.failed", describeError(err));
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
+    },
+  });
+
+  const handler: NodeHandler = (req, res) => {
+    const trace = traceOf(req.headers);
+    res.setHeader("x-trace-id", trace.traceId);
+    if (trace.traceparent) res.setHeader("traceparent", trace.traceparent);
+    adapter(req, res);
+  };
+
+  return {
+    handler,
+    async listen(addr) {
+      const l = await listenDual(addr, handler);
+      listeners.push(l);
+      log.info("listening", { address: l.address, auth: auth.enabled });
+      return l.address;
+    },
+    async close(graceMs = 10_000) {
+      // Streams still open at the deadline are told to wrap up; the listeners then cut what is left.
+      const streamsDeadline = setTimeout(() => shutdown.abort(), Math.max(0, graceMs - 500));
+      await Promise.all(listeners.splice(0).map((l) => l.close(graceMs)));
+      clearTimeout(streamsDeadline);
+      shutdown.abort();
+      const results = await Promise.allSettled(config.services.map((s) => s.instance.close()));
+      for (const r of results) if (r.status === "rejected") log.warn("service.close_failed", describeError(r.reason));
+    },
+  };
+}

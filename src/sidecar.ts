@@ -1,0 +1,53 @@
+/**
+ * Building a sidecar in code (mikcar's `SidecarBuilder`): name the services and their backend URLs (or pass an
+ * opened instance), then listen.
+ *
+ * @example
+ * const sidecar = await createSidecar({ services: { kv: "memory://" }, authToken: "s3cret" });
+ * await sidecar.listen({ port: 3001, host: "127.0.0.1" });
+ * // … later
+ * await sidecar.close();
+ */
+import { createLogger, describeError, redactUrl, type Logger } from "./log.js";
+import { createSidecarServer, DEFAULT_LIMITS, type Sidecar } from "./server/sidecar.js";
+import { findModule, serviceModules } from "./services/catalogue.js";
+import type { ServerLimits, ServiceInstance } from "./services/module.js";
+
+export interface SidecarOptions {
+  /** Service name → backend URL, or an instance you opened yourself. */
+  services: Record<string, string | ServiceInstance>;
+  /** Per-service options (the CLI's `--<service>-<option>` flags), by service name. */
+  serviceOptions?: Record<string, Record<string, string | boolean | undefined>>;
+  /** Bearer token for every route but `/health`; undefined means no auth. */
+  authToken?: string;
+  limits?: Partial<ServerLimits>;
+  log?: Logger;
+}
+
+/** Opens every named service (closing those already opened if one fails) and assembles the server. */
+export async function createSidecar(opts: SidecarOptions): Promise<Sidecar> {
+  const log = opts.log ?? createLogger();
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const opened: Array<{ name: string; instance: ServiceInstance }> = [];
+  try {
+    for (const [name, spec] of Object.entries(opts.services)) {
+      if (typeof spec !== "string") {
+        opened.push({ name, instance: spec });
+        continue;
+      }
+      const mod = findModule(name);
+      if (!mod) {
+        throw new Error(`unknown service ${JSON.stringify(name)}: known services are ${serviceModules.map((m) => m.name).join(", ")}`);
+      }
+      const instance = await mod.open(spec, { log, limits, options: opts.serviceOptions?.[name] ?? {} });
+      log.info("service.opened", { service: name, backend: instance.backend, url: redactUrl(spec) });
+      opened.push({ name, instance });
+    }
+  } catch (err) {
+    await Promise.allSettled(opened.map((s) => s.instance.close()));
+    log.error("service.open_failed", describeError(err));
+    throw err;
+  }
+  if (opened.length === 0) throw new Error("no service enabled: name at least one (kv, storage, sql, queue, secrets, email)");
+  return createSidecarServer({ services: opened, authToken: opts.authToken, limits, log });
+}

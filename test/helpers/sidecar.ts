@@ -1,0 +1,30 @@
+/** Starts a real sidecar on an ephemeral port (and optionally a Unix socket) for tests that go over the wire. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createSidecar, type SidecarOptions } from "../../src/sidecar.js";
+import { createLogger } from "../../src/log.js";
+import type { Sidecar } from "../../src/server/sidecar.js";
+
+export interface RunningSidecar {
+  sidecar: Sidecar;
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** Unix socket path, when asked for. */
+  socket?: string;
+  close(): Promise<void>;
+}
+
+export async function startSidecar(
+  opts: Partial<SidecarOptions> & Pick<SidecarOptions, "services">,
+  listen: { socket?: boolean } = {},
+): Promise<RunningSidecar> {
+  const sidecar = await createSidecar({ log: createLogger(process.env.TEST_LOG === "1" ? "debug" : "silent"), ...opts });
+  const addr = await sidecar.listen({ port: 0, host: "127.0.0.1" });
+  let socket: string | undefined;
+  if (listen.socket) {
+    socket = join(mkdtempSync(join(tmpdir(), "mikcar-")), "s.sock");
+    await sidecar.listen({ socket });
+  }
+  return { sidecar, url: `http://${addr}`, socket, close: () => sidecar.close(2_000) };
+}
