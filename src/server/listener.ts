@@ -27,6 +27,9 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
   // Node's own requestTimeout covers a whole upload; we time requests ourselves (and exempt streams).
   const h1 = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, handler);
   h1.on("clientError", answerClientError);
+  // Node sets up connection tracking (closeIdleConnections, headersTimeout checks) when an http.Server starts
+  // listening; ours never listens itself (sockets are handed to it), so start that tracking by hand.
+  h1.emit("listening");
   const h2 = http2.createServer({ maxSessionMemory: 64 }, handler);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (s) => {
@@ -64,6 +67,7 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
         for (const s of sockets) s.destroy();
       }, graceMs);
       await closed;
+      h1.close(() => {}); // stops the tracking interval started above
       clearInterval(sweep);
       clearTimeout(force);
     },
