@@ -30,6 +30,9 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
   // Node sets up connection tracking (closeIdleConnections, headersTimeout checks) when an http.Server starts
   // listening; ours never listens itself (sockets are handed to it), so start that tracking by hand.
   h1.emit("listening");
+  // A client that half-closes after sending its request (FIN) still gets the answer, instead of Node's default
+  // of aborting the request — which would also lose requests in flight during a graceful shutdown.
+  (h1 as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   const h2 = http2.createServer({ maxSessionMemory: 64 }, handler);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (s) => {
@@ -37,7 +40,8 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
     s.once("close", () => sessions.delete(s));
   });
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
+  // allowHalfOpen as http.Server itself uses: a client that half-closes after its request still gets the reply.
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     sniff(socket, h1, h2);

@@ -97,7 +97,7 @@ describe("KV REST", () => {
     it.each(cases)("%s", async (_name, send, status, code, message) => {
       const r = await send();
       expect(r.status).toBe(status);
-      const body = await r.json();
+      const body = (await r.json()) as { error: string };
       expect(body).toMatchObject({ code, status });
       expect(body.error).toMatch(message);
     });
