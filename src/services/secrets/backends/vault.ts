@@ -87,6 +87,8 @@ export class VaultSecrets implements SecretsBackend {
       namespace: cfg.namespace,
       // node-vault's own debug output would print written data, i.e. secret values.
       debug: () => {},
+      // GET ?list=1 instead of the LIST verb, which some proxies (and Node's own HTTP parser) refuse.
+      noCustomHTTPVerbs: true,
       requestOptions: { timeout: cfg.timeoutMs, ...(cfg.ca ? { ca: cfg.ca } : {}), ...(cfg.rejectUnauthorized ? {} : { strictSSL: false }) },
     });
     return new VaultSecrets(client, cfg);
