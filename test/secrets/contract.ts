@@ -32,7 +32,7 @@ const ctx = (): HandlerContext =>
     url: "/test",
   });
 
-async function codeOf(p: Promise<unknown>): Promise<Code | "ok"> {
+async function codeOf(p: unknown): Promise<Code | "ok"> {
   try {
     await p;
     return "ok";
@@ -60,10 +60,11 @@ export function describeSecretsContract(name: string, open: () => Promise<Secret
       quirks.seed!(name, value);
       return "";
     };
-    const get = async (name: string, version = "") => (await svc.get(create(pb.GetRequestSchema, { name, version }), ctx())).secret!;
+    const get = async (name: string, version = ""): Promise<pb.Secret> =>
+      create(pb.SecretSchema, (await svc.get(create(pb.GetRequestSchema, { name, version }), ctx())).secret);
 
     it("reads back what was stored, with metadata", async () => {
-      const labels = backend.features.labels ? { team: "core", env: "test" } : {};
+      const labels: Record<string, string> = backend.features.labels ? { team: "core", env: "test" } : {};
       await put(n("db", "password"), "hünter2 ✓", labels);
       const s = await get(n("db", "password"));
       expect(s.value).toBe("hünter2 ✓");
@@ -85,11 +86,11 @@ export function describeSecretsContract(name: string, open: () => Promise<Secret
       await put(n("app", "a"), "1");
       await put(n("apple"), "3");
       await put(n("other"), "4");
-      const res = await svc.list(create(pb.ListRequestSchema, { prefix: n("app") + sep }), ctx());
+      const res = create(pb.ListResponseSchema, await svc.list(create(pb.ListRequestSchema, { prefix: n("app") + sep }), ctx()));
       expect(res.secrets.map((s) => s.name)).toEqual([n("app", "a"), n("app", "b")]);
       expect(JSON.stringify(res.secrets)).not.toMatch(/"value"/);
       if (!quirks.listWithoutVersions) expect(res.secrets[0]!.version).toBe((await get(n("app", "a"))).version);
-      const wide = await svc.list(create(pb.ListRequestSchema, { prefix: n("app") }), ctx());
+      const wide = create(pb.ListResponseSchema, await svc.list(create(pb.ListRequestSchema, { prefix: n("app") }), ctx()));
       expect(wide.secrets.map((s) => s.name)).toEqual([n("app", "a"), n("app", "b"), n("apple")]);
     });
 

@@ -1,6 +1,5 @@
 /** The secrets service as a sidecar module: `--secrets`, `SECRETS_URL`, `--secrets-cache-ttl`. */
 import { SecretsService } from "../../../gen/mikcar/secrets/v1/secrets_pb.js";
-import { parseDuration } from "../../config.js";
 import { secretsRoutes } from "../../rest/secrets.js";
 import type { ServiceInstance, ServiceModule } from "../module.js";
 import type { SecretsBackend } from "./backend.js";
@@ -46,6 +45,8 @@ export const secretsModule: ServiceModule = {
     },
   },
   async open(url, ctx) {
+    // Imported here, not at the top: config.ts lists the service modules, so a static import would be a cycle.
+    const { parseDuration } = await import("../../config.js");
     const ttl = ctx.options["cache-ttl"];
     const cacheTtlMs = typeof ttl === "string" ? parseDuration(ttl, "--secrets-cache-ttl") : 0;
     return secretsInstance(await openSecretsBackend(url), { cacheTtlMs });
