@@ -43,7 +43,7 @@ export function smtpOptions(url: string): SMTPPool.Options {
   };
 }
 
-const NETWORK = new Set(["ECONNECTION", "ETIMEDOUT", "ESOCKET", "EDNS", "ECONNREFUSED", "ECONNRESET", "ETLS"]);
+const NETWORK = new Set(["ECONNECTION", "ETIMEDOUT", "ESOCKET", "EDNS", "ECONNREFUSED", "ECONNRESET"]);
 
 /** nodemailer errors → catalogue errors: the server's reply is kept (it is what the caller needs), hosts are not. */
 export function mapSmtpError(err: unknown): SidecarError {
@@ -54,6 +54,9 @@ export function mapSmtpError(err: unknown): SidecarError {
   }
   if (e.code === "EAUTH") return sidecarError("BAD_GATEWAY", "SMTP server refused the credentials", { success: false });
   if (e.code === "EENVELOPE") return sidecarError("BAD_GATEWAY", `SMTP server refused every recipient`, { success: false });
+  // The server answered but not securely enough: that is the server's failing, not an outage.
+  const tlsFailure = e.code === "ETLS" || (e.code === "ESOCKET" && /certificate|self[- ]signed|tls|ssl/i.test(e.message ?? ""));
+  if (tlsFailure) return sidecarError("BAD_GATEWAY", "SMTP server offered no usable TLS (no STARTTLS, or a certificate that is not trusted)", { success: false });
   if (e.code && NETWORK.has(e.code)) return sidecarError("UNAVAILABLE", `SMTP server is unreachable (${e.code})`, { success: false });
   return sidecarError("BAD_GATEWAY", `sending failed (${e.code ?? "unknown error"})`, { success: false });
 }
