@@ -3,7 +3,7 @@
  * multipart text + html, attachments, reply-to), validation, and batches where one bad email fails alone.
  * Each target says how to read what it delivered; SMTP targets parse the real message with mailparser.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as pb from "../../gen/mikcar/email/v1/email_pb.js";
@@ -48,8 +48,9 @@ export function describeEmailContract(name: string, open: () => Promise<EmailTar
     });
     afterAll(() => t?.close());
 
-    const email = (init: Partial<pb.Email>) => create(pb.EmailSchema, { from: "Sender <sender@example.com>", to: ["rcpt@example.com"], subject: "hi", text: "body", ...init });
-    const send = async (init: Partial<pb.Email>) => create(pb.SendResponseSchema, await svc.send(create(pb.SendRequestSchema, { email: email(init) }), ctx()));
+    type Init = Omit<MessageInitShape<typeof pb.EmailSchema>, "$typeName">;
+    const email = (init: Init) => create(pb.EmailSchema, { from: "Sender <sender@example.com>", to: ["rcpt@example.com"], subject: "hi", text: "body", ...init });
+    const send = async (init: Init) => create(pb.SendResponseSchema, await svc.send(create(pb.SendRequestSchema, { email: email(init) }), ctx()));
     const last = () => t.delivered().at(-1)!;
 
     it("delivers headers, reply-to, cc and a bcc that is in the envelope only", async () => {
@@ -95,7 +96,7 @@ export function describeEmailContract(name: string, open: () => Promise<EmailTar
 
     it("refuses bad input with messages naming the field, sending nothing", async () => {
       const before = t.delivered().length;
-      const cases: Array<[Partial<pb.Email>, RegExp]> = [
+      const cases: Array<[Init, RegExp]> = [
         [{ from: "" }, /^from is required/],
         [{ from: "not an address" }, /^from is not a valid email address/],
         [{ to: [] }, /^to must name at least one recipient/],
