@@ -8,3 +8,7 @@ export { ErrorKinds, SidecarError, sidecarError } from "./errors.js";
 export { createLogger, type Logger } from "./log.js";
 export { kvInstance } from "./services/kv/index.js";
 export type { KvBackend } from "./services/kv/backend.js";
+export { secretsInstance } from "./services/secrets/index.js";
+export type { SecretsBackend } from "./services/secrets/backend.js";
+export { emailInstance } from "./services/email/index.js";
+export type { EmailBackend } from "./services/email/backend.js";

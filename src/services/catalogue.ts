@@ -1,8 +1,10 @@
 /** Every service the sidecar can run, in the order they are listed in help and health. */
+import { emailModule } from "./email/index.js";
 import { kvModule } from "./kv/index.js";
 import type { ServiceModule } from "./module.js";
+import { secretsModule } from "./secrets/index.js";
 
-export const serviceModules: readonly ServiceModule[] = [kvModule];
+export const serviceModules: readonly ServiceModule[] = [kvModule, secretsModule, emailModule];
 
 export function findModule(name: string): ServiceModule | undefined {
   return serviceModules.find((m) => m.name === name);
