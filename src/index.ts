@@ -8,3 +8,5 @@ export { ErrorKinds, SidecarError, sidecarError } from "./errors.js";
 export { createLogger, type Logger } from "./log.js";
 export { kvInstance } from "./services/kv/index.js";
 export type { KvBackend } from "./services/kv/backend.js";
+export { sqlInstance, sqlSettings, type SqlSettings } from "./services/sql/index.js";
+export type { SqlBackend, SqlValue } from "./services/sql/backend.js";
