@@ -24,7 +24,8 @@ const bytea: Convert = (t) => Buffer.from(t.slice(2), "hex");
 /** Postgres ISO-style output → ISO 8601: a `T` between date and time, and `+hh:mm` offsets. */
 export function isoOf(t: string): string {
   let s = /^\d{4,}-\d\d-\d\d \d/.test(t) ? t.replace(" ", "T") : t;
-  s = s.replace(/([+-]\d\d)$/, "$1:00");
+  // Only after a time of day: a bare date such as 2024-02-29 also ends in "-dd".
+  s = s.replace(/(\d\d:\d\d(?::\d\d(?:\.\d+)?)?[+-]\d\d)$/, "$1:00");
   return s;
 }
 

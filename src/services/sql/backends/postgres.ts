@@ -61,9 +61,9 @@ export class PostgresSql implements SqlBackend {
       };
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       try {
-        await c.query(this.begin);
+        await control(c, this.begin);
         const result = await fn({ run: (sql, params) => this.exec(c, sql, params) });
-        await c.query("COMMIT");
+        await control(c, "COMMIT");
         return result;
       } catch (err) {
         if (!opts.signal?.aborted) await c.query("ROLLBACK").catch(markBroken);
@@ -75,7 +75,7 @@ export class PostgresSql implements SqlBackend {
   }
 
   async ping(): Promise<void> {
-    await this.withClient((c) => c.query("SELECT 1"));
+    await this.withClient((c) => control(c, "SELECT 1"));
   }
 
   async close(): Promise<void> {
@@ -121,9 +121,8 @@ export class PostgresSql implements SqlBackend {
     try {
       return await fn(c, () => (broken = true));
     } catch (err) {
-      const mapped = mapPgError(err);
-      if (mapped.kind.status === 503) broken = true;
-      throw mapped;
+      if (err instanceof SidecarError && err.kind.status === 503) broken = true;
+      throw err;
     } finally {
       // A broken connection is destroyed rather than handed to the next caller.
       c.release(broken ? true : undefined);
@@ -144,6 +143,15 @@ export class PostgresSql implements SqlBackend {
     } finally {
       await killer.end().catch(() => {});
     }
+  }
+}
+
+/** A statement of our own (BEGIN, COMMIT, a probe), with its errors mapped like the caller's. */
+async function control(c: pg.PoolClient, sql: string): Promise<void> {
+  try {
+    await c.query(sql);
+  } catch (err) {
+    throw mapPgError(err);
   }
 }
 
