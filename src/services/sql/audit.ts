@@ -17,7 +17,8 @@ export function normalizeSql(sql: string): string {
     .replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, " ")
     .replace(/'(?:[^']|'')*'/g, "?")
     .replace(/\$([A-Za-z_]*)\$[\s\S]*?\$\1\$/g, "?")
-    .replace(/\b\d+(?:\.\d+)?(?:e[+-]?\d+)?\b/gi, "?")
+    // Numbers, but not placeholders ($1) or digits inside identifiers (t2).
+    .replace(/(?<![\w$.])\d+(?:\.\d+)?(?:e[+-]?\d+)?\b/gi, "?")
     .replace(/\s+/g, " ")
     .trim();
 }

@@ -42,6 +42,8 @@ export class PostgresSql implements SqlBackend {
     this.pool = new pg.Pool({ ...this.config, max: opts.poolSize });
     // An idle connection that dies (server restart) is dropped by the pool; without a listener it would crash us.
     this.pool.on("error", () => {});
+    // Same for a checked-out connection that drops between statements: its next query reports the failure.
+    this.pool.on("connect", (client) => client.on("error", () => {}));
     // The SELECT takes the transaction's snapshot, after which a read-only transaction can no longer be made
     // read-write; set_config(…, true) is SET LOCAL, so a script's own SET cannot outlive it.
     const timeout = opts.statementTimeoutMs > 0 ? String(opts.statementTimeoutMs) : "0";

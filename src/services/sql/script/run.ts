@@ -5,7 +5,7 @@
  */
 import { SidecarError, sidecarError } from "../../../errors.js";
 import { parseExact, stringifyExact } from "../../../rest/json.js";
-import type { SqlBackend } from "../backend.js";
+import type { SqlBackend, SqlTx, SqlValue } from "../backend.js";
 import { rowObjects, valueOfJson } from "../values.js";
 import { ScriptFailure, type ScriptPool } from "./pool.js";
 import type { ScriptLimits } from "./protocol.js";
@@ -35,39 +35,39 @@ export async function runScript(
   let inFlight = 0;
   let failed: FailedQuery | undefined;
   const abort = new AbortController();
+  // The transaction starts with the first statement, so a script that is still computing holds no connection
+  // (and, on SQLite, does not block other statements).
+  const tx = lazyTransaction(backend, abort.signal);
   try {
-    const result = await backend.transaction(
-      async (tx) => {
+    let value: unknown;
+    try {
+      value = await lease.run(code, input, async (op, sql, params) => {
+        const index = queries++;
+        if (failed) throw new Error(`query ${index} was not run: query ${failed.index} already failed and the transaction is aborted`);
+        inFlight++;
         try {
-          const value = await lease.run(code, input, async (op, sql, params) => {
-            const index = queries++;
-            if (failed) throw new Error(`query ${index} was not run: query ${failed.index} already failed and the transaction is aborted`);
-            inFlight++;
-            try {
-              const values = params.map((p, i) => valueOfJson(p, `params[${i}]`));
-              const r = await tx.run(sql, values);
-              return op === "query" ? rowObjects(r.columns, r.rows) : r.rowsAffected;
-            } catch (err) {
-              const error = err instanceof SidecarError ? err : sidecarError("SQL_ERROR", (err as Error).message);
-              failed ??= { index, sql, error };
-              throw error;
-            } finally {
-              inFlight--;
-            }
-          });
-          if (failed) {
-            throw new ScriptFailure("error", `query ${failed.index} failed and the script caught the error: ${failed.error.rawMessage}`);
-          }
-          return value;
+          const values = params.map((p, i) => valueOfJson(p, `params[${i}]`));
+          const r = await tx.run(sql, values);
+          return op === "query" ? rowObjects(r.columns, r.rows) : r.rowsAffected;
         } catch (err) {
-          // A statement still running when time is up is stopped by ending its session.
-          if (err instanceof ScriptFailure && err.reason === "timeout" && inFlight > 0) abort.abort();
-          throw err;
+          const error = err instanceof SidecarError ? err : sidecarError("SQL_ERROR", (err as Error).message);
+          failed ??= { index, sql, error };
+          throw error;
+        } finally {
+          inFlight--;
         }
-      },
-      { signal: abort.signal },
-    );
-    return { resultJson: stringifyExact(result ?? null), queries };
+      });
+      if (failed) {
+        throw new ScriptFailure("error", `query ${failed.index} failed and the script caught the error: ${failed.error.rawMessage}`);
+      }
+    } catch (err) {
+      // A statement still running when time is up is stopped by ending its session.
+      if (err instanceof ScriptFailure && err.reason === "timeout" && inFlight > 0) abort.abort();
+      await tx.end(false).catch(() => {});
+      throw err;
+    }
+    await tx.end(true);
+    return { resultJson: stringifyExact(value ?? null), queries };
   } catch (err) {
     throw scriptError(err, failed, pool.limits);
   } finally {
@@ -94,4 +94,42 @@ function scriptError(err: unknown, failed: FailedQuery | undefined, limits: Scri
     if (typeof failed.error.extra.sqlstate === "string") extra.sqlstate = failed.error.extra.sqlstate;
   }
   return sidecarError("SCRIPT_ERROR", message, extra, err);
+}
+
+const ROLLBACK = Symbol("rollback");
+
+/**
+ * `backend.transaction` turned inside out: begun by the first `run`, ended by `end(commit)`. Nothing happens
+ * on the database when no statement ran.
+ */
+function lazyTransaction(backend: SqlBackend, signal: AbortSignal) {
+  let started: Promise<SqlTx> | undefined;
+  let finish: (commit: boolean) => void = () => {};
+  let done: Promise<unknown> = Promise.resolve();
+  const start = () =>
+    (started ??= new Promise<SqlTx>((resolveTx, rejectTx) => {
+      done = backend
+        .transaction(
+          (tx) =>
+            new Promise((resolve, reject) => {
+              finish = (commit) => (commit ? resolve(undefined) : reject(ROLLBACK));
+              resolveTx(tx);
+            }),
+          { signal },
+        )
+        .catch((err) => {
+          rejectTx(err);
+          if (err !== ROLLBACK) throw err;
+        });
+      // Awaited by end(); until then a failed BEGIN must not count as an unhandled rejection.
+      done.catch(() => {});
+    }));
+  return {
+    run: async (sql: string, params: SqlValue[]) => (await start()).run(sql, params),
+    async end(commit: boolean) {
+      if (!started) return;
+      finish(commit);
+      await done;
+    },
+  };
 }
