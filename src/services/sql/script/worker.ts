@@ -4,7 +4,7 @@
  * QuickJS has no fetch, fs, timers or process, and no module loader is installed, so `import` fails.
  */
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
-import { newQuickJSWASMModuleFromVariant, newVariant, RELEASE_SYNC, type QuickJSContext, type QuickJSHandle } from "quickjs-emscripten";
+import { newQuickJSWASMModuleFromVariant, newVariant, RELEASE_SYNC, type QuickJSContext, type QuickJSHandle, type QuickJSWASMModule } from "quickjs-emscripten";
 import type { DoneMessage, FailureReason, RunMessage, SqlCallMessage, SqlReply, WorkerInit } from "./protocol.js";
 
 const init = workerData as WorkerInit;
@@ -45,12 +45,20 @@ function hostCall(op: "query" | "execute", sql: string, params: string): SqlRepl
   return receiveMessageOnPort(init.reply)!.message as SqlReply;
 }
 
-async function run(msg: RunMessage): Promise<DoneMessage> {
-  const pages = Math.max(MIN_PAGES, Math.floor(msg.limits.memoryBytes / PAGE));
+// One wasm instance per worker, reused while scripts end normally (a fresh runtime each time); after a
+// host-level failure the pool replaces the whole worker. Its memory's maximum is the script memory cap.
+let instance: Promise<QuickJSWASMModule> | undefined;
+
+function quickjs(limits: RunMessage["limits"]): Promise<QuickJSWASMModule> {
+  const pages = Math.max(MIN_PAGES, Math.floor(limits.memoryBytes / PAGE));
   const memory = new Wasm.Memory({ initial: MIN_PAGES, maximum: pages });
+  return (instance ??= newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmModule: init.wasm, wasmMemory: memory as never })));
+}
+
+async function run(msg: RunMessage): Promise<DoneMessage> {
   let ctx: QuickJSContext | undefined;
   try {
-    const qjs = await newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmModule: init.wasm, wasmMemory: memory as never }));
+    const qjs = await quickjs(msg.limits);
     const rt = qjs.newRuntime();
     rt.setMemoryLimit(msg.limits.memoryBytes);
     rt.setMaxStackSize(msg.limits.stackBytes);
