@@ -12,3 +12,5 @@ export { secretsInstance } from "./services/secrets/index.js";
 export type { SecretsBackend } from "./services/secrets/backend.js";
 export { emailInstance } from "./services/email/index.js";
 export type { EmailBackend } from "./services/email/backend.js";
+export { sqlInstance, sqlSettings, type SqlSettings } from "./services/sql/index.js";
+export type { SqlBackend, SqlValue } from "./services/sql/backend.js";

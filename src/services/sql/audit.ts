@@ -1,0 +1,85 @@
+/**
+ * Guard rails shared by every backend: the audit log line written for each statement, and the statement
+ * fingerprint it carries — the SQL with literals replaced by `?`, so that neither parameter values nor
+ * values written inline ever reach the log.
+ */
+import { createHash } from "node:crypto";
+import { toEnvelope } from "../../errors.js";
+import type { Logger } from "../../log.js";
+import type { SqlBackend, SqlResult, SqlTx, SqlValue } from "./backend.js";
+
+const LEADING_NOISE = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/;
+const MAX_SHOWN = 300;
+
+/** The statement with comments, string literals and numbers removed, whitespace collapsed. */
+export function normalizeSql(sql: string): string {
+  return sql
+    .replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, " ")
+    .replace(/'(?:[^']|'')*'/g, "?")
+    .replace(/\$([A-Za-z_]*)\$[\s\S]*?\$\1\$/g, "?")
+    // Numbers, but not placeholders ($1) or digits inside identifiers (t2).
+    .replace(/(?<![\w$.])\d+(?:\.\d+)?(?:e[+-]?\d+)?\b/gi, "?")
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
+/** A short stable id of the statement's shape plus its normalized text (truncated). */
+export function fingerprint(sql: string): { fingerprint: string; statement: string } {
+  const n = normalizeSql(sql);
+  const id = createHash("sha1").update(n).digest("hex").slice(0, 16);
+  return { fingerprint: id, statement: n.length > MAX_SHOWN ? n.slice(0, MAX_SHOWN) + "…" : n };
+}
+
+/** The first keyword of a statement, lower-cased, after comments and whitespace. */
+export function leadingKeyword(sql: string): string {
+  const m = /^[A-Za-z]+/.exec(sql.replace(LEADING_NOISE, ""));
+  return m ? m[0].toLowerCase() : "";
+}
+
+/**
+ * Keywords a read-only caller may not start a statement with on Postgres: they end or reconfigure the
+ * transaction the backend opened READ ONLY (a COMMIT followed by a write, `SET SESSION CHARACTERISTICS …`).
+ */
+export const READONLY_REFUSED = new Set(["begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "prepare", "set", "reset", "discard"]);
+
+/** Wraps a backend so that every statement, in or out of a transaction, writes one audit line. */
+export function auditBackend(backend: SqlBackend, log: Logger): SqlBackend {
+  const audited = async (sql: string, run: () => Promise<SqlResult>, scope: string): Promise<SqlResult> => {
+    const start = performance.now();
+    try {
+      const r = await run();
+      log.info("sql.statement", {
+        ...fingerprint(sql),
+        scope,
+        duration_ms: round(performance.now() - start),
+        rows: r.columns.length > 0 ? r.rows.length : r.rowsAffected,
+        ok: true,
+      });
+      return r;
+    } catch (err) {
+      const env = toEnvelope(err);
+      log.info("sql.statement", {
+        ...fingerprint(sql),
+        scope,
+        duration_ms: round(performance.now() - start),
+        ok: false,
+        code: env.code,
+        ...(typeof env.sqlstate === "string" ? { sqlstate: env.sqlstate } : {}),
+      });
+      throw err;
+    }
+  };
+  return {
+    name: backend.name,
+    run: (sql, params) => audited(sql, () => backend.run(sql, params), "statement"),
+    transaction: (fn, opts) =>
+      backend.transaction(
+        (tx) => fn({ run: (sql: string, params: readonly SqlValue[]) => audited(sql, () => tx.run(sql, params), "transaction") } satisfies SqlTx),
+        opts,
+      ),
+    ping: () => backend.ping(),
+    close: () => backend.close(),
+  };
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;

@@ -1,0 +1,135 @@
+/**
+ * One script request: a worker from the pool, one transaction, the script's SQL calls run inside it. Any
+ * failure — a throw, a failed statement (even one the script caught: Postgres has already aborted the
+ * transaction), a limit — rolls back and becomes SCRIPT_ERROR naming the reason and the failing query.
+ */
+import { SidecarError, sidecarError } from "../../../errors.js";
+import { parseExact, stringifyExact } from "../../../rest/json.js";
+import type { SqlBackend, SqlTx, SqlValue } from "../backend.js";
+import { rowObjects, valueOfJson } from "../values.js";
+import { ScriptFailure, type ScriptPool } from "./pool.js";
+import type { ScriptLimits } from "./protocol.js";
+
+interface FailedQuery {
+  index: number;
+  sql: string;
+  error: SidecarError;
+}
+
+export async function runScript(
+  backend: SqlBackend,
+  pool: ScriptPool,
+  code: string,
+  inputJson: string,
+): Promise<{ resultJson: string; queries: number }> {
+  let input: unknown = null;
+  if (inputJson !== "") {
+    try {
+      input = parseExact(inputJson);
+    } catch (err) {
+      throw sidecarError("BAD_REQUEST", `input_json is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  const lease = await pool.acquire();
+  let queries = 0;
+  let inFlight = 0;
+  let failed: FailedQuery | undefined;
+  const abort = new AbortController();
+  // The transaction starts with the first statement, so a script that is still computing holds no connection
+  // (and, on SQLite, does not block other statements).
+  const tx = lazyTransaction(backend, abort.signal);
+  try {
+    let value: unknown;
+    try {
+      value = await lease.run(code, input, async (op, sql, params) => {
+        const index = queries++;
+        if (failed) throw new Error(`query ${index} was not run: query ${failed.index} already failed and the transaction is aborted`);
+        inFlight++;
+        try {
+          const values = params.map((p, i) => valueOfJson(p, `params[${i}]`));
+          const r = await tx.run(sql, values);
+          return op === "query" ? rowObjects(r.columns, r.rows) : r.rowsAffected;
+        } catch (err) {
+          const error = err instanceof SidecarError ? err : sidecarError("SQL_ERROR", (err as Error).message);
+          failed ??= { index, sql, error };
+          throw error;
+        } finally {
+          inFlight--;
+        }
+      });
+      if (failed) {
+        throw new ScriptFailure("error", `query ${failed.index} failed and the script caught the error: ${failed.error.rawMessage}`);
+      }
+    } catch (err) {
+      // A statement still running when time is up is stopped by ending its session.
+      if (err instanceof ScriptFailure && err.reason === "timeout" && inFlight > 0) abort.abort();
+      await tx.end(false).catch(() => {});
+      throw err;
+    }
+    await tx.end(true);
+    return { resultJson: stringifyExact(value ?? null), queries };
+  } catch (err) {
+    throw scriptError(err, failed, pool.limits);
+  } finally {
+    lease.release();
+  }
+}
+
+function scriptError(err: unknown, failed: FailedQuery | undefined, limits: ScriptLimits): unknown {
+  // The database being down is not the script's fault: report it as such.
+  if (failed?.error.kind.status === 503) return failed.error;
+  if (!(err instanceof ScriptFailure)) {
+    if (err instanceof SidecarError && err.kind.status === 503) return err;
+    if (!(err instanceof SidecarError)) return err;
+  }
+  const reason = err instanceof ScriptFailure ? err.reason : "error";
+  let message = (err as Error).message;
+  if (reason === "timeout") message = `script exceeded the time limit of ${limits.timeMs} ms`;
+  if (reason === "memory") message = `script exceeded the memory limit of ${Math.round(limits.memoryBytes / 1048576)} MiB (${message})`;
+  if (reason === "stack") message = `script exceeded the stack limit: recursion too deep (${message})`;
+  const extra: Record<string, unknown> = { reason };
+  if (failed) {
+    extra.query_index = failed.index;
+    extra.query = failed.sql;
+    if (typeof failed.error.extra.sqlstate === "string") extra.sqlstate = failed.error.extra.sqlstate;
+  }
+  return sidecarError("SCRIPT_ERROR", message, extra, err);
+}
+
+const ROLLBACK = Symbol("rollback");
+
+/**
+ * `backend.transaction` turned inside out: begun by the first `run`, ended by `end(commit)`. Nothing happens
+ * on the database when no statement ran.
+ */
+function lazyTransaction(backend: SqlBackend, signal: AbortSignal) {
+  let started: Promise<SqlTx> | undefined;
+  let finish: (commit: boolean) => void = () => {};
+  let done: Promise<unknown> = Promise.resolve();
+  const start = () =>
+    (started ??= new Promise<SqlTx>((resolveTx, rejectTx) => {
+      done = backend
+        .transaction(
+          (tx) =>
+            new Promise((resolve, reject) => {
+              finish = (commit) => (commit ? resolve(undefined) : reject(ROLLBACK));
+              resolveTx(tx);
+            }),
+          { signal },
+        )
+        .catch((err) => {
+          rejectTx(err);
+          if (err !== ROLLBACK) throw err;
+        });
+      // Awaited by end(); until then a failed BEGIN must not count as an unhandled rejection.
+      done.catch(() => {});
+    }));
+  return {
+    run: async (sql: string, params: SqlValue[]) => (await start()).run(sql, params),
+    async end(commit: boolean) {
+      if (!started) return;
+      finish(commit);
+      await done;
+    },
+  };
+}

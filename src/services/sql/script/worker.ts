@@ -1,0 +1,193 @@
+/**
+ * A script worker: runs one script at a time in a fresh QuickJS instance (sync build) whose WebAssembly
+ * memory has a hard maximum. Nothing but `sql`, `input` and the language itself is reachable from a script:
+ * QuickJS has no fetch, fs, timers or process, and no module loader is installed, so `import` fails.
+ */
+import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { newQuickJSWASMModuleFromVariant, newVariant, RELEASE_SYNC, type QuickJSContext, type QuickJSHandle, type QuickJSWASMModule } from "quickjs-emscripten";
+import type { DoneMessage, FailureReason, RunMessage, SqlCallMessage, SqlReply, WorkerInit } from "./protocol.js";
+
+const init = workerData as WorkerInit;
+// @types/node declares WebAssembly's types but not its constructors (they live in the DOM lib).
+const Wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => object } }).WebAssembly;
+const flag = new Int32Array(init.flag);
+const PAGE = 65_536;
+// QuickJS's wasm module needs this much memory to start; the cap is never set below it.
+const MIN_PAGES = 256;
+
+const PRELUDE = `(function (host, inputText, mark) {
+  const revive = (k, v) => (typeof v === "string" && v.startsWith(mark) ? BigInt(v.slice(mark.length)) : v);
+  const replace = (k, v) => (typeof v === "bigint" ? mark + v : v);
+  const decode = (t) => JSON.parse(t, revive);
+  const call = (op, text, params) => {
+    if (typeof text !== "string") throw new TypeError("sql." + op + ": the first argument must be an SQL string");
+    if (params !== undefined && params !== null && !Array.isArray(params)) throw new TypeError("sql." + op + ": params must be an array");
+    return decode(host(op, text, JSON.stringify(params ?? [], replace)));
+  };
+  globalThis.sql = Object.freeze({
+    query: (text, params) => call("query", text, params),
+    execute: (text, params) => call("execute", text, params),
+  });
+  globalThis.input = decode(inputText);
+  return (v) => JSON.stringify(v === undefined ? null : v, replace) ?? "null";
+})`;
+
+parentPort!.on("message", (msg: RunMessage) => {
+  void run(msg).then((done) => parentPort!.postMessage(done));
+});
+
+/** Blocks until the main thread has run the statement. */
+function hostCall(op: "query" | "execute", sql: string, params: string): SqlReply {
+  Atomics.store(flag, 0, 0);
+  parentPort!.postMessage({ type: "sql", op, sql, params } satisfies SqlCallMessage);
+  // Waiting in slices keeps the thread responsive to terminate() from the watchdog.
+  while (Atomics.wait(flag, 0, 0, 50) === "timed-out");
+  return receiveMessageOnPort(init.reply)!.message as SqlReply;
+}
+
+// One wasm instance per worker, reused while scripts end normally (a fresh runtime each time); after a
+// host-level failure the pool replaces the whole worker. Its memory's maximum is the script memory cap.
+let instance: Promise<QuickJSWASMModule> | undefined;
+
+function quickjs(limits: RunMessage["limits"]): Promise<QuickJSWASMModule> {
+  const pages = Math.max(MIN_PAGES, Math.floor(limits.memoryBytes / PAGE));
+  const memory = new Wasm.Memory({ initial: MIN_PAGES, maximum: pages });
+  return (instance ??= newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmModule: init.wasm, wasmMemory: memory as never })));
+}
+
+async function run(msg: RunMessage): Promise<DoneMessage> {
+  let ctx: QuickJSContext | undefined;
+  try {
+    const qjs = await quickjs(msg.limits);
+    const rt = qjs.newRuntime();
+    rt.setMemoryLimit(msg.limits.memoryBytes);
+    rt.setMaxStackSize(msg.limits.stackBytes);
+    rt.setInterruptHandler(() => Date.now() > msg.deadline);
+    ctx = rt.newContext();
+    const result = evaluate(ctx, msg);
+    const done: DoneMessage = result.ok
+      ? { type: "done", ok: true, result: result.value }
+      : { type: "done", ok: false, reason: classify(result.error, msg.deadline), message: result.error.message, recycle: false };
+    ctx.dispose();
+    rt.dispose();
+    return done;
+  } catch (err) {
+    // A host-level failure (the wasm stack or memory gave out mid-call) leaves the instance unusable; it is
+    // dropped, and the worker is replaced to be safe.
+    const e = err as Error;
+    const reason: FailureReason = /call stack/i.test(e.message) ? "stack" : /memory/i.test(e.message) ? "memory" : "error";
+    return { type: "done", ok: false, reason, message: e.message, recycle: true };
+  }
+}
+
+interface ScriptError {
+  name: string;
+  message: string;
+}
+type Outcome = { ok: true; value: string } | { ok: false; error: ScriptError };
+
+function classify(e: ScriptError, deadline: number): FailureReason {
+  if (e.name === "InternalError" && /interrupted/.test(e.message) && Date.now() > deadline) return "timeout";
+  if (/out of memory/i.test(e.message)) return "memory";
+  if (/stack overflow/i.test(e.message) || e.name === "RangeError" && /call stack/i.test(e.message)) return "stack";
+  return "error";
+}
+
+function evaluate(ctx: QuickJSContext, msg: RunMessage): Outcome {
+  const handles: QuickJSHandle[] = [];
+  const keep = (h: QuickJSHandle) => (handles.push(h), h);
+  try {
+    const host = keep(
+      ctx.newFunction("host", (opH, sqlH, paramsH) => {
+        const reply = hostCall(ctx.getString(opH) as "query" | "execute", ctx.getString(sqlH), ctx.getString(paramsH));
+        return reply.ok ? ctx.newString(reply.json) : { error: ctx.newError(reply.message) };
+      }),
+    );
+    const prelude = keep(unwrap(ctx, ctx.evalCode(PRELUDE, "prelude.js")));
+    const encode = keep(
+      unwrap(ctx, ctx.callFunction(prelude, ctx.undefined, host, keep(ctx.newString(msg.input)), keep(ctx.newString(msg.bigMark)))),
+    );
+    let value = keep(unwrap(ctx, load(ctx, msg.code)));
+    if (ctx.typeof(value) === "function") {
+      const input = keep(ctx.getProp(ctx.global, "input"));
+      value = keep(unwrap(ctx, ctx.callFunction(value, ctx.undefined, input)));
+    }
+    value = keep(settle(ctx, value));
+    const text = keep(unwrap(ctx, ctx.callFunction(encode, ctx.undefined, value)));
+    return { ok: true, value: ctx.getString(text) };
+  } catch (err) {
+    if (err instanceof VmError) return { ok: false, error: err.error };
+    throw err;
+  } finally {
+    for (const h of handles.reverse()) if (h.alive) h.dispose();
+  }
+}
+
+/**
+ * Evaluates the script in whichever form it is written: an ES module with a default export (function or
+ * value), a script whose completion value is the result, or a function body using `return`/`await`.
+ */
+function load(ctx: QuickJSContext, code: string) {
+  if (/(^|[\s;}])export\s+default\b/.test(code)) {
+    const ns = unwrap(ctx, ctx.evalCode(code, "script.mjs", { type: "module" }));
+    const settled = settle(ctx, ns);
+    ns.dispose();
+    const def = ctx.getProp(settled, "default");
+    settled.dispose();
+    return { value: def };
+  }
+  const compiled = ctx.evalCode(code, "script.js", { compileOnly: true });
+  if (!compiled.error) {
+    compiled.value.dispose();
+    return ctx.evalCode(code, "script.js");
+  }
+  const firstError = ctx.dump(compiled.error) as ScriptError;
+  compiled.error.dispose();
+  // Parsing failed before anything ran, so trying the function-body form has no side effects to repeat.
+  const body = `(async function (input) {\n${code}\n})(globalThis.input)`;
+  const wrapped = ctx.evalCode(body, "script.js", { compileOnly: true });
+  if (wrapped.error) {
+    wrapped.error.dispose();
+    throw new VmError(firstError);
+  }
+  wrapped.value.dispose();
+  return ctx.evalCode(body, "script.js");
+}
+
+/** Runs pending jobs until a promise settles; other values are returned as they are. */
+function settle(ctx: QuickJSContext, value: QuickJSHandle): QuickJSHandle {
+  let state = ctx.getPromiseState(value);
+  while (state.type === "pending") {
+    const jobs = ctx.runtime.executePendingJobs();
+    if (jobs.error) throw new VmError(dumpError(ctx, jobs.error));
+    state = ctx.getPromiseState(value);
+    if (state.type === "pending" && jobs.value === 0) {
+      throw new VmError({ name: "Error", message: "the script's promise never settled" });
+    }
+  }
+  if (state.type === "rejected") throw new VmError(dumpError(ctx, state.error));
+  if (state.notAPromise) return value.dup();
+  return state.value;
+}
+
+class VmError extends Error {
+  constructor(readonly error: ScriptError) {
+    super(error.message);
+  }
+}
+
+function dumpError(ctx: QuickJSContext, h: QuickJSHandle): ScriptError {
+  const d = ctx.dump(h) as unknown;
+  h.dispose();
+  if (d && typeof d === "object" && "message" in d) {
+    const o = d as { name?: unknown; message?: unknown };
+    return { name: String(o.name ?? "Error"), message: String(o.message) };
+  }
+  // `throw "text"` or `throw {…}`: show what was thrown.
+  return { name: "Error", message: typeof d === "string" ? d : JSON.stringify(d) };
+}
+
+function unwrap(ctx: QuickJSContext, r: { value: QuickJSHandle; error?: undefined } | { error: QuickJSHandle }): QuickJSHandle {
+  if ("error" in r && r.error) throw new VmError(dumpError(ctx, r.error));
+  return (r as { value: QuickJSHandle }).value;
+}

@@ -1,0 +1,86 @@
+/**
+ * The one implementation of SqlService. RPC handlers and REST rows both call these methods; validation and
+ * the mapping between protobuf messages and the backend happen here and nowhere else.
+ */
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { SqlService, Statement } from "../../../gen/mikcar/sql/v1/sql_pb.js";
+import { SidecarError, sidecarError } from "../../errors.js";
+import type { SqlBackend, SqlValue } from "./backend.js";
+import { pbOfValue, valueOfPb } from "./values.js";
+import { runScript } from "./script/run.js";
+import type { ScriptPool } from "./script/pool.js";
+
+const MAX_SQL_BYTES = 1 << 20;
+const MAX_PARAMS = 65_535;
+const MAX_STATEMENTS = 1_000;
+
+/** Throws BAD_REQUEST unless `sql` is a usable statement; `field` names it in the message. */
+function checkSql(sql: string, field = "sql"): void {
+  if (sql.trim() === "") throw sidecarError("BAD_REQUEST", `${field} must not be empty`);
+  if (sql.length > MAX_SQL_BYTES) throw sidecarError("BAD_REQUEST", `${field} is longer than ${MAX_SQL_BYTES} characters`);
+}
+
+function params(values: readonly { kind: unknown }[], field = "params"): SqlValue[] {
+  if (values.length > MAX_PARAMS) throw sidecarError("BAD_REQUEST", `${field} has ${values.length} entries; the limit is ${MAX_PARAMS}`);
+  return (values as Parameters<typeof valueOfPb>[0][]).map(valueOfPb);
+}
+
+/** The same error, saying which statement of a batch failed. */
+function atStatement(err: unknown, index: number): unknown {
+  if (!(err instanceof SidecarError)) return err;
+  return new SidecarError(err.kind, `statement ${index}: ${err.rawMessage}`, { ...err.extra, statement: index }, err);
+}
+
+export function createSqlService(backend: SqlBackend, scripts: ScriptPool): ServiceImpl<typeof SqlService> {
+  return {
+    async query(req) {
+      checkSql(req.sql);
+      const r = await backend.run(req.sql, params(req.params));
+      return {
+        columns: r.columns,
+        rows: r.rows.map((row) => ({ values: row.map(pbOfValue) })),
+        rowCount: BigInt(r.rows.length),
+      };
+    },
+
+    async execute(req) {
+      checkSql(req.sql);
+      const r = await backend.run(req.sql, params(req.params));
+      return { rowsAffected: BigInt(r.rowsAffected) };
+    },
+
+    async batch(req) {
+      const n = req.statements.length;
+      if (n === 0) throw sidecarError("BAD_REQUEST", "statements must not be empty");
+      if (n > MAX_STATEMENTS) throw sidecarError("BAD_REQUEST", `statements has ${n} entries; the limit is ${MAX_STATEMENTS}`);
+      const stmts = req.statements.map((s: Statement, i) => {
+        checkSql(s.sql, `statements[${i}].sql`);
+        return { sql: s.sql, params: params(s.params, `statements[${i}].params`) };
+      });
+      const affected = await backend.transaction(async (tx) => {
+        const out: bigint[] = [];
+        for (const [i, s] of stmts.entries()) {
+          try {
+            out.push(BigInt((await tx.run(s.sql, s.params)).rowsAffected));
+          } catch (err) {
+            throw atStatement(err, i);
+          }
+        }
+        return out;
+      });
+      return {
+        statementsExecuted: BigInt(n),
+        totalRowsAffected: affected.reduce((a, b) => a + b, 0n),
+        rowsAffected: affected,
+      };
+    },
+
+    async script(req) {
+      if (req.script.trim() === "") throw sidecarError("BAD_REQUEST", "script must not be empty");
+      if (req.script.length > MAX_SQL_BYTES) throw sidecarError("BAD_REQUEST", `script is longer than ${MAX_SQL_BYTES} characters`);
+      const r = await runScript(backend, scripts, req.script, req.inputJson);
+      return { resultJson: r.resultJson, queriesExecuted: BigInt(r.queries) };
+    },
+  };
+}
+

@@ -1,0 +1,258 @@
+/**
+ * The SQL behaviour suite, run against every backend by one small test file each. It drives the service
+ * implementation directly with JSON-style values (as REST clients send them) and reads results in the JSON
+ * view, so a backend passes only if the whole path — binding, typing, transactions, scripts — behaves.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as pb from "../../gen/mikcar/sql/v1/sql_pb.js";
+import { toEnvelope } from "../../src/errors.js";
+import { parseExact } from "../../src/rest/json.js";
+import type { SqlSettings } from "../../src/services/sql/index.js";
+import { pbOfValue, rowObjects, valueOfJson, valueOfPb } from "../../src/services/sql/values.js";
+
+export type SqlImpl = ServiceImpl<typeof pb.SqlService>;
+
+export interface SqlTarget {
+  impl: SqlImpl;
+  close(): Promise<void>;
+}
+
+export interface SqlQuirks {
+  /** DDL for a table `types_t` with one column per type the backend maps, and the row it should read back. */
+  types: { ddl: string; insert: string; expected: Record<string, unknown> };
+  /** Column type for an integer primary key and a 64-bit integer. */
+  intType: string;
+  /** SQLite runs transactions one at a time (one connection), so a second script waits instead of overlapping. */
+  serialTransactions?: boolean;
+  /** SQLSTATE reported for a missing table, when the backend has SQLSTATEs for it. */
+  undefinedTableState?: string;
+  /**
+   * For the isolation test on backends with concurrent transactions: a statement that blocks while `hold` runs
+   * its callback, and a probe telling when a session is blocked on it (Postgres: an advisory lock).
+   */
+  blocking?: { sql: string; hold(fn: () => Promise<void>): Promise<void>; blocked(): Promise<boolean> };
+}
+
+const ctx = {} as HandlerContext;
+const LIMITS = { timeMs: 1_000, memoryBytes: 32 * 1024 * 1024, stackBytes: 256 * 1024 };
+
+export function describeSqlContract(name: string, open: (s: Partial<SqlSettings>) => Promise<SqlTarget>, quirks: SqlQuirks) {
+  describe(`SQL contract: ${name}`, () => {
+    let t: SqlTarget;
+    beforeAll(async () => {
+      t = await open({ scripts: LIMITS, scriptWorkers: 2 });
+      await exec(`CREATE TABLE items (id ${quirks.intType} PRIMARY KEY, name TEXT NOT NULL, qty ${quirks.intType})`);
+      await exec(`CREATE TABLE accounts (id ${quirks.intType} PRIMARY KEY, balance ${quirks.intType} NOT NULL)`);
+      await exec(quirks.types.ddl);
+      // Start both workers now, so that worker start-up never eats into a script's time limit below.
+      await Promise.all([script("1"), script("2")]);
+    });
+    afterAll(() => t?.close());
+
+    const params = (ps: unknown[]) => ps.map((p, i) => pbOfValue(valueOfJson(p, `params[${i}]`)));
+    const query = async (sql: string, ps: unknown[] = []) => {
+      const r = await t.impl.query(create(pb.QueryRequestSchema, { sql, params: params(ps) }), ctx);
+      return rowObjects(r.columns ?? [], (r.rows ?? []).map((row) => (row.values ?? []).map((v) => valueOfPb(v))));
+    };
+    const exec = async (sql: string, ps: unknown[] = []) =>
+      (await t.impl.execute(create(pb.ExecuteRequestSchema, { sql, params: params(ps) }), ctx)).rowsAffected;
+    const batch = (stmts: Array<[string, unknown[]?]>) =>
+      t.impl.batch(create(pb.BatchRequestSchema, { statements: stmts.map(([sql, ps]) => ({ sql, params: params(ps ?? []) })) }), ctx);
+    const script = async (code: string, input?: unknown, inputJson = input === undefined ? "" : JSON.stringify(input)) => {
+      const r = await t.impl.script(create(pb.ScriptRequestSchema, { script: code, inputJson }), ctx);
+      return { result: parseExact(r.resultJson ?? "null"), queries: r.queriesExecuted };
+    };
+    const failure = async (p: unknown) => {
+      try {
+        await p;
+      } catch (err) {
+        return toEnvelope(err);
+      }
+      throw new Error("expected a failure");
+    };
+
+    describe("statements", () => {
+      it("binds $n placeholders and keeps SELECT column order", async () => {
+        expect(await exec("INSERT INTO items (id, name, qty) VALUES ($1, $2, $3)", [1, "apple", 3])).toBe(1n);
+        expect(await exec("INSERT INTO items (id, name, qty) VALUES ($1, $2, $3)", [2, "pear", null])).toBe(1n);
+        const rows = await query("SELECT qty, name, id FROM items WHERE id = $1", [1]);
+        expect(rows).toEqual([{ qty: 3n, name: "apple", id: 1n }]);
+        expect(Object.keys(rows[0]!)).toEqual(["qty", "name", "id"]);
+        expect(await query("SELECT qty FROM items WHERE id = $1", [2])).toEqual([{ qty: null }]);
+        expect(await exec("UPDATE items SET qty = $1 WHERE id >= $2", [5, 1])).toBe(2n);
+      });
+
+      it("keeps 64-bit integers exact both ways", async () => {
+        const big = 9223372036854775807n;
+        await exec("INSERT INTO items (id, name, qty) VALUES ($1, $2, $3)", [big, "big", -big - 1n]);
+        expect(await query("SELECT id, qty FROM items WHERE id = $1", [big])).toEqual([{ id: big, qty: -big - 1n }]);
+      });
+
+      it("maps every column type without turning any into null", async () => {
+        await exec(quirks.types.insert);
+        const [row] = await query("SELECT * FROM types_t");
+        expect(row).toEqual(quirks.types.expected);
+      });
+
+      it("reports SQL errors with the database message, constraint violations as conflicts", async () => {
+        const missing = await failure(query("SELECT * FROM no_such_table"));
+        expect(missing).toMatchObject({ code: "SQL_ERROR", status: 400 });
+        expect(missing.error).toMatch(/no_such_table/);
+        if (quirks.undefinedTableState) expect(missing.sqlstate).toBe(quirks.undefinedTableState);
+        const dup = await failure(exec("INSERT INTO items (id, name) VALUES ($1, $2)", [1, "again"]));
+        expect(dup).toMatchObject({ code: "SQL_ERROR", status: 409, sqlstate: "23505" });
+      });
+
+      it("refuses an empty statement naming the field", async () => {
+        expect(await failure(query("  "))).toMatchObject({ status: 400, error: "sql must not be empty" });
+      });
+    });
+
+    describe("batch", () => {
+      it("commits every statement together", async () => {
+        const r = await batch([
+          ["INSERT INTO items (id, name) VALUES ($1, $2)", [10, "a"]],
+          ["INSERT INTO items (id, name) VALUES ($1, $2)", [11, "b"]],
+          ["UPDATE items SET qty = 1 WHERE id IN (10, 11)"],
+        ]);
+        expect(r).toMatchObject({ statementsExecuted: 3n, totalRowsAffected: 4n });
+      });
+
+      it("leaves nothing from earlier statements when the third fails", async () => {
+        const err = await failure(
+          batch([
+            ["INSERT INTO items (id, name) VALUES ($1, $2)", [20, "x"]],
+            ["INSERT INTO items (id, name) VALUES ($1, $2)", [21, "y"]],
+            ["INSERT INTO items (id, name) VALUES ($1, $2)", [20, "duplicate"]],
+          ]),
+        );
+        expect(err).toMatchObject({ status: 409, statement: 2 });
+        expect(err.error).toMatch(/^statement 2: /);
+        expect(await query("SELECT id FROM items WHERE id IN (20, 21)")).toEqual([]);
+      });
+    });
+
+    describe("scripts", () => {
+      const transfer = `export default function (input) {
+        const from = sql.query("SELECT balance FROM accounts WHERE id = $1", [input.from]);
+        if (from.length === 0) throw new Error("no account " + input.from);
+        if (from[0].balance < input.amount) throw new Error("Insufficient funds");
+        sql.execute("UPDATE accounts SET balance = balance - $1 WHERE id = $2", [input.amount, input.from]);
+        sql.execute("UPDATE accounts SET balance = balance + $1 WHERE id = $2", [input.amount, input.to]);
+        return { moved: input.amount };
+      }`;
+      const balances = async () => (await query("SELECT id, balance FROM accounts ORDER BY id")).map((r) => r.balance);
+
+      it("moves funds in one transaction (the fund-transfer script)", async () => {
+        await exec("INSERT INTO accounts (id, balance) VALUES (1, 100), (2, 50)");
+        expect(await script(transfer, { from: 1, to: 2, amount: 30 })).toEqual({ result: { moved: 30 }, queries: 3n });
+        expect(await balances()).toEqual([70n, 80n]);
+      });
+
+      it("rolls back and reports 422 on insufficient funds", async () => {
+        const err = await failure(script(transfer, { from: 2, to: 1, amount: 1000 }));
+        expect(err).toMatchObject({ code: "SCRIPT_ERROR", status: 422, error: "Insufficient funds" });
+        expect(await balances()).toEqual([70n, 80n]);
+      });
+
+      it("rolls back writes made before a throw, and names the failing query", async () => {
+        const err = await failure(
+          script(`sql.execute("UPDATE accounts SET balance = 0 WHERE id = 1");
+                  sql.execute("INSERT INTO accounts (id, balance) VALUES (2, 1)");`),
+        );
+        expect(err).toMatchObject({ status: 422, query_index: 1, query: "INSERT INTO accounts (id, balance) VALUES (2, 1)", sqlstate: "23505" });
+        expect(await balances()).toEqual([70n, 80n]);
+      });
+
+      it("fails the script when it catches a failed statement", async () => {
+        const err = await failure(
+          script(`sql.execute("UPDATE accounts SET balance = 0 WHERE id = 1");
+                  try { sql.query("SELECT * FROM no_such_table"); } catch (e) {}
+                  "done"`),
+        );
+        expect(err).toMatchObject({ status: 422, query_index: 1 });
+        expect(await balances()).toEqual([70n, 80n]);
+      });
+
+      it.each([
+        ["export default function", "export default function (input) { return input.n * 2 }"],
+        ["export default arrow", "export default (input) => input.n * 2"],
+        ["export default async function", "export default async function (input) { await null; return input.n * 2 }"],
+        ["export default async arrow", "export default async (input) => (await sql.query('SELECT 2 AS two'))[0].two * input.n"],
+        ["a body with return", "const n = input.n; return n * 2;"],
+        ["a body with await", "const r = await sql.query('SELECT 2 AS two'); return r[0].two * input.n"],
+        ["a bare expression", "input.n * 2"],
+        ["statements ending in an expression", "let x = input.n; x * 2"],
+        ["a bare arrow function", "(input) => input.n * 2"],
+      ])("runs %s", async (_name, code) => {
+        expect((await script(code, { n: 21 })).result).toBe(42);
+      });
+
+      it("gives the script exact big integers, and takes BigInt results back", async () => {
+        const r = await script("return { sum: input.big + 1n, small: typeof input.small }", undefined, '{"big": 9223372036854775806, "small": 1}');
+        expect(r.result).toEqual({ sum: 9223372036854775807n, small: "number" });
+        const q = await script("return sql.query('SELECT id FROM items WHERE id = $1', [input.id])[0].id", { id: 1 });
+        expect(q.result).toBe(1);
+        const big = await script("const r = sql.query('SELECT id FROM items WHERE id = $1', [9223372036854775807n]); return r[0].id");
+        expect(big.result).toBe(9223372036854775807n);
+      });
+
+      it("has no fetch, fs, timers, process or modules", async () => {
+        const r = await script("[typeof fetch, typeof setTimeout, typeof process, typeof require, typeof std, typeof os].join()");
+        expect(r.result).toBe("undefined,undefined,undefined,undefined,undefined,undefined");
+        const imp = await failure(script("import fs from 'fs'; export default () => fs"));
+        expect(imp).toMatchObject({ status: 422 });
+        const dyn = await failure(script("return await import('fs')"));
+        expect(dyn).toMatchObject({ status: 422 });
+      });
+
+      it("reports syntax errors as 422", async () => {
+        expect(await failure(script("this is not javascript ("))).toMatchObject({ code: "SCRIPT_ERROR", status: 422 });
+      });
+
+      it.each([
+        ["time", "sql.execute('UPDATE accounts SET balance = 0'); while (true) {}", "timeout"],
+        ["memory", "sql.execute('UPDATE accounts SET balance = 0'); const a = []; while (true) a.push('x'.repeat(4096) + a.length);", "memory"],
+        ["recursion", "sql.execute('UPDATE accounts SET balance = 0'); function f(n) { return f(n + 1) + 1 } f(0)", "stack"],
+      ])("stops a script over its %s limit, rolls back and keeps serving", async (_name, code, reason) => {
+        const err = await failure(script(code));
+        expect(err).toMatchObject({ code: "SCRIPT_ERROR", status: 422, reason });
+        expect(await balances()).toEqual([70n, 80n]);
+        expect((await script("1 + 1")).result).toBe(2);
+      });
+
+      it("keeps concurrent scripts from seeing each other's uncommitted writes", async () => {
+        const writer = `sql.execute("INSERT INTO items (id, name) VALUES (500, 'uncommitted')"); ${quirks.blocking ? `sql.query(${JSON.stringify(quirks.blocking.sql)});` : ""} 1`;
+        const reader = `sql.query("SELECT count(*) AS n FROM items WHERE id = 500")[0].n`;
+        if (quirks.blocking) {
+          const b = quirks.blocking;
+          // The writer stops inside its transaction (after its INSERT) until the lock is released; the reader runs meanwhile.
+          let w!: Promise<unknown>;
+          await b.hold(async () => {
+            w = script(writer);
+            await waitFor(() => b.blocked());
+            expect((await script(reader)).result).toBe(0);
+          });
+          expect((await w as { result: unknown }).result).toBe(1);
+        } else {
+          expect(quirks.serialTransactions).toBe(true);
+          const [a, r] = await Promise.all([script(writer), script(reader)]);
+          expect(a.result).toBe(1);
+          // Transactions run one after another: the reader sees the row only if the writer had committed.
+          expect([0, 1]).toContain(r.result);
+        }
+        expect((await script(reader)).result).toBe(1);
+      });
+    });
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>, tries = 200) {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error("condition not reached");
+}
