@@ -10,7 +10,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
+  ListObjectsCommand,
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
@@ -183,17 +183,18 @@ export class S3Storage implements StorageBackend {
   }
 
   async list(q: ListQuery) {
+    // ListObjects (v1) with Marker: every S3 implementation has it, and unlike v2's continuation tokens it works
+    // on s3rver under Node 20 (its tokens need DES, which OpenSSL 3 dropped). Marker = the last key seen.
     const objects: ObjectMeta[] = [];
-    let token: string | undefined;
+    let marker = q.after;
     let more = false;
     do {
       const r = await this.call(() =>
         this.client.send(
-          new ListObjectsV2Command({
+          new ListObjectsCommand({
             Bucket: this.bucket,
             Prefix: q.prefix === "" ? undefined : q.prefix + "/",
-            StartAfter: token ? undefined : q.after,
-            ContinuationToken: token,
+            Marker: marker,
             MaxKeys: Math.min(S3_PAGE, q.limit - objects.length),
           }),
         ),
@@ -202,8 +203,8 @@ export class S3Storage implements StorageBackend {
         objects.push({ path: o.Key!, size: o.Size ?? 0, etag: o.ETag ?? "", contentType: "", lastModified: o.LastModified ?? new Date(0) });
       }
       more = r.IsTruncated === true;
-      token = r.NextContinuationToken;
-    } while (more && token && objects.length < q.limit);
+      marker = objects.at(-1)?.path;
+    } while (more && marker !== undefined && objects.length < q.limit);
     return { objects: objects.slice(0, q.limit), more: more || objects.length > q.limit };
   }
 
