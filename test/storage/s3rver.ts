@@ -15,15 +15,20 @@ export const BUCKET = "mikcar-test";
 
 /** Starts s3rver, or returns undefined (an honest skip, a failure under REQUIRE_BACKENDS) when it cannot run. */
 export async function startS3rver(): Promise<LocalS3 | undefined> {
-  let server: { run(): Promise<{ port: number }>; close(): Promise<void> } | undefined;
-  let port = 0;
-  const dir = mkdtempSync(join(tmpdir(), "mikcar-s3rver-"));
+  let started: LocalS3 | undefined;
   const ok = await backendAvailable("s3", async () => {
-    const S3rver = (await import("s3rver")).default;
-    server = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: dir, configureBuckets: [{ name: BUCKET }] });
-    ({ port } = await server!.run());
+    started = await startS3rverOn(0);
   });
-  if (!ok || !server) return undefined;
+  return ok ? started : undefined;
+}
+
+/** Starts s3rver on `port` (0 = any free one). */
+export async function startS3rverOn(wanted: number): Promise<LocalS3> {
+  const dir = mkdtempSync(join(tmpdir(), "mikcar-s3rver-"));
+  const S3rver = (await import("s3rver")).default;
+  const server = new S3rver({ port: wanted, address: "127.0.0.1", silent: true, directory: dir, configureBuckets: [{ name: BUCKET }] });
+  const { port } = await server.run();
+  let closed = false;
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint,
@@ -31,7 +36,9 @@ export async function startS3rver(): Promise<LocalS3 | undefined> {
       `s3://${bucket}?endpoint=${encodeURIComponent(endpoint)}&region=us-east-1&force_path_style=true` +
       `&access_key_id=${creds.id}&secret_access_key=${creds.secret}`,
     async close() {
-      await server!.close();
+      if (closed) return;
+      closed = true;
+      await server.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

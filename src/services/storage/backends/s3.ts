@@ -72,7 +72,7 @@ export function mapS3Error(err: unknown): never {
   if (e.code && NETWORK.has(e.code)) throw sidecarError("UNAVAILABLE", `S3 endpoint is unreachable (${e.code})`);
   if (e.name === "TimeoutError" || e.name === "RequestTimeout") throw sidecarError("UNAVAILABLE", "S3 endpoint did not answer in time");
   if (e.name && CREDENTIALS.has(e.name)) throw sidecarError("BAD_GATEWAY", `S3 refused the credentials (${e.name})`);
-  if (status === 403) throw sidecarError("BAD_GATEWAY", "S3 refused the request (403 Forbidden)");
+  if (status === 403) throw sidecarError("BAD_GATEWAY", "S3 refused the request (403 Forbidden: credentials or permissions)");
   if (e.name === "NoSuchBucket") throw sidecarError("BAD_GATEWAY", "S3 bucket does not exist");
   if (e.name === "PreconditionFailed" || status === 412) throw sidecarError("CONFLICT", "object changed while it was being read");
   if (status === 503 || e.name === "SlowDown") throw sidecarError("UNAVAILABLE", `S3 is unavailable (${e.name ?? status})`);
