@@ -5,10 +5,9 @@
  * rather than following it, and readers never see a torn object). Metadata lives under `.mikcar/`.
  */
 import { randomUUID } from "node:crypto";
-import { constants, createWriteStream, type Stats } from "node:fs";
+import { constants, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
 import { sidecarError } from "../../../errors.js";
 import { comparePaths, EtagHasher, type ListQuery, type ObjectMeta, type ObjectReader, type StorageBackend, type WriteOptions } from "../backend.js";
 import { RESERVED_PREFIX } from "../paths.js";
@@ -130,25 +129,30 @@ export class FileStorage implements StorageBackend {
     await this.parents(path, true);
     const tmp = join(this.tmpDir, randomUUID());
     const h = new EtagHasher();
-    async function* hashing() {
-      for await (const chunk of body) {
-        h.update(chunk);
-        yield chunk;
-      }
-    }
     try {
-      await pipeline(hashing, createWriteStream(tmp, { flags: "wx", highWaterMark: READ_CHUNK }), { signal: opts.signal });
-      const st = await fs.stat(tmp);
-      const target = this.abs(path);
-      const existing = await fs.lstat(target).catch(mapFsError);
-      if (existing?.isDirectory()) throw sidecarError("CONFLICT", `cannot store ${JSON.stringify(path)}: objects exist under it`);
-      await this.meta.write(path, st, h.etag(), opts.contentType);
-      await fs.rename(tmp, target).catch(mapFsError);
-      return this.metaOf(path, st);
+      const fh = await fs.open(tmp, "wx");
+      let st: Stats;
+      try {
+        // Awaiting each write is the backpressure: the next chunk is only pulled once this one is on disk.
+        for await (const chunk of body) {
+          opts.signal?.throwIfAborted();
+          h.update(chunk);
+          for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+        }
+        opts.signal?.throwIfAborted();
+        st = await fh.stat();
+      } finally {
+        await fh.close();
+      }
+      const etag = h.etag();
+      await this.meta.write(path, st, etag, opts.contentType);
+      // rename replaces a symlink at the target instead of following it; onto a directory it fails (CONFLICT).
+      await fs.rename(tmp, this.abs(path)).catch(mapFsError);
+      return { path, size: st.size, etag, contentType: opts.contentType, lastModified: st.mtime };
     } catch (err) {
       await fs.rm(tmp, { force: true }).catch(() => {});
-      // A cancelled pipeline reports a bare AbortError; the reason says why (client gone, shutdown).
-      throw opts.signal?.aborted ? (opts.signal.reason ?? err) : err;
+      // A cancelled write reports a bare AbortError; the reason says why (client gone, shutdown).
+      throw opts.signal?.aborted ? (opts.signal.reason ?? err) : mapFsErrorOr(err);
     }
   }
 
@@ -248,6 +252,7 @@ export function mapFsError(err: NodeJS.ErrnoException): undefined {
       throw sidecarError("BAD_REQUEST", "a path segment is too long for the file backend");
     case "ENOTDIR":
     case "EISDIR":
+    case "ENOTEMPTY":
     case "EEXIST":
       throw sidecarError("CONFLICT", "an object and a directory of objects cannot share a path on the file backend");
     case "ENOSPC":
@@ -260,4 +265,16 @@ export function mapFsError(err: NodeJS.ErrnoException): undefined {
     default:
       throw err;
   }
+}
+
+/** mapFsError for a thrown value that may not be an fs error at all. */
+function mapFsErrorOr(err: unknown): unknown {
+  if (err instanceof Error && "code" in err && typeof err.code === "string" && err.code !== "ENOENT") {
+    try {
+      mapFsError(err as NodeJS.ErrnoException);
+    } catch (mapped) {
+      return mapped;
+    }
+  }
+  return err;
 }
