@@ -14,3 +14,5 @@ export { emailInstance } from "./services/email/index.js";
 export type { EmailBackend } from "./services/email/backend.js";
 export { sqlInstance, sqlSettings, type SqlSettings } from "./services/sql/index.js";
 export type { SqlBackend, SqlValue } from "./services/sql/backend.js";
+export { storageInstance } from "./services/storage/index.js";
+export type { StorageBackend, ObjectMeta, ObjectReader } from "./services/storage/backend.js";

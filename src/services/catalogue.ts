@@ -4,8 +4,9 @@ import { kvModule } from "./kv/index.js";
 import type { ServiceModule } from "./module.js";
 import { secretsModule } from "./secrets/index.js";
 import { sqlModule } from "./sql/index.js";
+import { storageModule } from "./storage/index.js";
 
-export const serviceModules: readonly ServiceModule[] = [kvModule, sqlModule, secretsModule, emailModule];
+export const serviceModules: readonly ServiceModule[] = [storageModule, kvModule, sqlModule, secretsModule, emailModule];
 
 export function findModule(name: string): ServiceModule | undefined {
   return serviceModules.find((m) => m.name === name);

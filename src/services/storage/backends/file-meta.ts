@@ -1,0 +1,68 @@
+/**
+ * Metadata of the file backend (etag, content type), one small JSON file per object under `.mikcar/meta/`, named
+ * by a hash of the path so no object path can collide with it. Each record names the inode, size and mtime of
+ * the data file it describes: a record that does not match the file (written by a crashed upload, or the file
+ * was changed outside the sidecar) is ignored, and the etag is derived from the file itself.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import type { Stats } from "node:fs";
+import * as fs from "node:fs/promises";
+import { join } from "node:path";
+import type { ObjectMeta } from "../backend.js";
+
+interface Record {
+  path: string;
+  etag: string;
+  contentType: string;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+export class FileMeta {
+  constructor(
+    private dir: string,
+    private tmpDir: string,
+  ) {}
+
+  async init() {
+    await fs.mkdir(this.dir, { recursive: true });
+  }
+
+  private file(path: string) {
+    const h = createHash("sha256").update(path).digest("hex");
+    return join(this.dir, h.slice(0, 2), `${h}.json`);
+  }
+
+  async read(path: string, st: Stats): Promise<ObjectMeta> {
+    const base = { path, size: st.size, lastModified: st.mtime };
+    try {
+      const r = JSON.parse(await fs.readFile(this.file(path), "utf8")) as Record;
+      if (r.path === path && r.ino === st.ino && r.size === st.size && r.mtimeMs === st.mtimeMs) {
+        return { ...base, etag: r.etag, contentType: r.contentType };
+      }
+    } catch {
+      // Missing or unreadable record: fall through to the derived etag.
+    }
+    return { ...base, etag: `"${st.ino.toString(16)}-${Math.round(st.mtimeMs * 1000).toString(16)}-${st.size.toString(16)}"`, contentType: "" };
+  }
+
+  /** Records metadata for the data file `st` describes (written atomically, like the data). */
+  async write(path: string, st: Stats, etag: string, contentType: string) {
+    const rec: Record = { path, etag, contentType, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+    const file = this.file(path);
+    const tmp = join(this.tmpDir, `${randomUUID()}.meta`);
+    await fs.writeFile(tmp, JSON.stringify(rec), { flag: "wx" });
+    try {
+      await fs.rename(tmp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      await fs.mkdir(join(file, ".."), { recursive: true });
+      await fs.rename(tmp, file);
+    }
+  }
+
+  async remove(path: string) {
+    await fs.rm(this.file(path), { force: true });
+  }
+}

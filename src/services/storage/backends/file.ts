@@ -1,0 +1,280 @@
+/**
+ * Objects as plain files under one root directory. Nothing outside the root is ever read or written: paths are
+ * validated by the service, every parent directory is checked not to be a symbolic link, the object itself is
+ * opened with O_NOFOLLOW, and writes go to a temp file that is renamed into place (a rename replaces a symlink
+ * rather than following it, and readers never see a torn object). Metadata lives under `.mikcar/`.
+ */
+import { randomUUID } from "node:crypto";
+import { constants, type Stats } from "node:fs";
+import * as fs from "node:fs/promises";
+import { join } from "node:path";
+import { sidecarError } from "../../../errors.js";
+import { comparePaths, EtagHasher, type ListQuery, type ObjectMeta, type ObjectReader, type StorageBackend, type WriteOptions } from "../backend.js";
+import { RESERVED_PREFIX } from "../paths.js";
+import { FileMeta } from "./file-meta.js";
+
+const READ_CHUNK = 256 * 1024;
+const STALE_TEMP_MS = 3600_000;
+
+type Parents = "ok" | "missing";
+
+export class FileStorage implements StorageBackend {
+  readonly name = "file";
+  private tmpDir: string;
+  private meta: FileMeta;
+
+  private constructor(private root: string) {
+    this.tmpDir = join(root, RESERVED_PREFIX, "tmp");
+    this.meta = new FileMeta(join(root, RESERVED_PREFIX, "meta"), join(root, RESERVED_PREFIX, "tmp"));
+  }
+
+  /** Opens (creating if needed) the directory; the root is resolved once so a symlinked root still works. */
+  static async open(dir: string): Promise<FileStorage> {
+    await fs.mkdir(dir, { recursive: true });
+    const s = new FileStorage(await fs.realpath(dir));
+    await fs.mkdir(s.tmpDir, { recursive: true });
+    await s.meta.init();
+    await s.sweepTemp();
+    return s;
+  }
+
+  /** Temp files left by a crash are garbage; old ones only, as another process may share the directory. */
+  private async sweepTemp() {
+    const now = Date.now();
+    for (const name of await fs.readdir(this.tmpDir).catch(() => [])) {
+      const p = join(this.tmpDir, name);
+      const st = await fs.lstat(p).catch(() => undefined);
+      if (st && now - st.mtimeMs > STALE_TEMP_MS) await fs.rm(p, { force: true, recursive: true }).catch(() => {});
+    }
+  }
+
+  private abs(path: string) {
+    return join(this.root, path);
+  }
+
+  /**
+   * Checks every directory between the root and `path` (exclusive): none may be a symlink. With `create`,
+   * missing ones are made; a non-directory in the way is a CONFLICT. Without, it reports "missing".
+   */
+  private async parents(path: string, create: boolean, includeSelf = false): Promise<Parents> {
+    const segments = path.split("/");
+    if (!includeSelf) segments.pop();
+    let dir = this.root;
+    for (const seg of segments) {
+      dir = join(dir, seg);
+      let st = await fs.lstat(dir).catch(mapFsError);
+      if (!st && create) {
+        await fs.mkdir(dir).catch((e) => (e.code === "EEXIST" ? undefined : mapFsError(e)));
+        st = await fs.lstat(dir).catch(mapFsError);
+      }
+      if (!st) return "missing";
+      if (st.isSymbolicLink()) throw sidecarError("FORBIDDEN", "path passes through a symbolic link");
+      if (!st.isDirectory()) {
+        if (create) throw sidecarError("CONFLICT", `cannot store under ${JSON.stringify(path)}: a parent path is an object`);
+        return "missing";
+      }
+    }
+    return "ok";
+  }
+
+  private async metaOf(path: string, st: Stats): Promise<ObjectMeta> {
+    return this.meta.read(path, st);
+  }
+
+  async head(path: string) {
+    if ((await this.parents(path, false)) === "missing") return undefined;
+    const st = await fs.lstat(this.abs(path)).catch(mapFsError);
+    if (!st || st.isDirectory()) return undefined;
+    if (!st.isFile()) throw sidecarError("FORBIDDEN", "object is not a regular file");
+    return this.metaOf(path, st);
+  }
+
+  async open(path: string): Promise<ObjectReader | undefined> {
+    if ((await this.parents(path, false)) === "missing") return undefined;
+    const fh = await fs.open(this.abs(path), constants.O_RDONLY | constants.O_NOFOLLOW).catch(mapFsError);
+    if (!fh) return undefined;
+    let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      await fh.close().catch(() => {});
+    };
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) {
+        await close();
+        return undefined;
+      }
+      const meta = await this.metaOf(path, st);
+      return {
+        meta,
+        // Reads from the descriptor opened above: a concurrent replace renames a new inode into place and
+        // this reader keeps serving the version whose metadata it reported.
+        async *body(start: number, end: number) {
+          try {
+            if (end > start) yield* fh.createReadStream({ start, end: end - 1, highWaterMark: READ_CHUNK, autoClose: false });
+          } finally {
+            await close();
+          }
+        },
+        close,
+      };
+    } catch (err) {
+      await close();
+      throw err;
+    }
+  }
+
+  async write(path: string, body: AsyncIterable<Uint8Array>, opts: WriteOptions): Promise<ObjectMeta> {
+    await this.parents(path, true);
+    const tmp = join(this.tmpDir, randomUUID());
+    const h = new EtagHasher();
+    try {
+      const fh = await fs.open(tmp, "wx");
+      let st: Stats;
+      try {
+        // Awaiting each write is the backpressure: the next chunk is only pulled once this one is on disk.
+        for await (const chunk of body) {
+          opts.signal?.throwIfAborted();
+          h.update(chunk);
+          for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+        }
+        opts.signal?.throwIfAborted();
+        st = await fh.stat();
+      } finally {
+        await fh.close();
+      }
+      const etag = h.etag();
+      await this.meta.write(path, st, etag, opts.contentType);
+      // rename replaces a symlink at the target instead of following it; onto a directory it fails (CONFLICT).
+      await fs.rename(tmp, this.abs(path)).catch(mapFsError);
+      return { path, size: st.size, etag, contentType: opts.contentType, lastModified: st.mtime };
+    } catch (err) {
+      await fs.rm(tmp, { force: true }).catch(() => {});
+      // A cancelled write reports a bare AbortError; the reason says why (client gone, shutdown).
+      throw opts.signal?.aborted ? (opts.signal.reason ?? err) : mapFsErrorOr(err);
+    }
+  }
+
+  async delete(path: string) {
+    if ((await this.parents(path, false)) === "missing") return false;
+    const target = this.abs(path);
+    const st = await fs.lstat(target).catch(mapFsError);
+    if (!st || st.isDirectory()) return false;
+    if (!st.isFile()) throw sidecarError("FORBIDDEN", "object is not a regular file");
+    const gone = await fs.unlink(target).then(
+      () => true,
+      (e) => mapFsError(e) ?? false,
+    );
+    if (gone) {
+      await this.meta.remove(path);
+      await this.prune(path);
+    }
+    return gone;
+  }
+
+  /** Removes directories left empty by a delete or move, up to the root. */
+  private async prune(path: string) {
+    const segments = path.split("/");
+    for (segments.pop(); segments.length > 0; segments.pop()) {
+      const ok = await fs.rmdir(this.abs(segments.join("/"))).then(() => true, () => false);
+      if (!ok) return;
+    }
+  }
+
+  async move(source: string, destination: string) {
+    if (source === destination) return this.head(source);
+    if ((await this.parents(source, false)) === "missing") return undefined;
+    const st = await fs.lstat(this.abs(source)).catch(mapFsError);
+    if (!st || st.isDirectory()) return undefined;
+    if (!st.isFile()) throw sidecarError("FORBIDDEN", "object is not a regular file");
+    const old = await this.metaOf(source, st);
+    await this.parents(destination, true);
+    const existing = await fs.lstat(this.abs(destination)).catch(mapFsError);
+    if (existing?.isDirectory()) throw sidecarError("CONFLICT", `cannot store ${JSON.stringify(destination)}: objects exist under it`);
+    // rename keeps the inode and mtime, so metadata written for the new path matches the file once moved.
+    await this.meta.write(destination, st, old.etag, old.contentType);
+    const moved = await fs.rename(this.abs(source), this.abs(destination)).then(
+      () => true,
+      (e) => mapFsError(e) ?? false,
+    );
+    if (!moved) return undefined;
+    await this.meta.remove(source);
+    await this.prune(source);
+    return { ...old, path: destination };
+  }
+
+  async list(q: ListQuery) {
+    const found: Array<{ path: string; st: Stats }> = [];
+    if (q.prefix === "" || (await this.parents(q.prefix, false, true)) === "ok") {
+      for await (const item of this.walk(q.prefix === "" ? "" : q.prefix + "/", q.after)) {
+        found.push(item);
+        if (found.length > q.limit) break;
+      }
+    }
+    const page = found.slice(0, q.limit);
+    return { objects: await Promise.all(page.map((f) => this.metaOf(f.path, f.st))), more: found.length > q.limit };
+  }
+
+  /** Regular files under `dir` (a "" or "a/b/" path) in UTF-8 byte order, skipping subtrees wholly <= `after`. */
+  private async *walk(dir: string, after?: string): AsyncGenerator<{ path: string; st: Stats }> {
+    const entries = await fs.readdir(this.abs(dir), { withFileTypes: true }).catch(() => []);
+    const items = entries
+      .filter((e) => (e.isFile() || e.isDirectory()) && !(dir === "" && e.name === RESERVED_PREFIX))
+      .map((e) => ({ key: dir + e.name + (e.isDirectory() ? "/" : ""), dir: e.isDirectory() }))
+      .sort((a, b) => comparePaths(a.key, b.key));
+    for (const item of items) {
+      if (after !== undefined && comparePaths(item.key, after) <= 0 && !(item.dir && after.startsWith(item.key))) continue;
+      if (item.dir) {
+        yield* this.walk(item.key, after);
+        continue;
+      }
+      const st = await fs.lstat(this.abs(item.key)).catch(() => undefined);
+      if (st?.isFile()) yield { path: item.key, st };
+    }
+  }
+
+  async ping() {
+    await fs.access(this.tmpDir, constants.W_OK).catch(mapFsError);
+  }
+
+  async close() {}
+}
+
+/** fs errors → catalogue errors; ENOENT becomes undefined (callers treat it as "missing"). Never names the root. */
+export function mapFsError(err: NodeJS.ErrnoException): undefined {
+  switch (err.code) {
+    case "ENOENT":
+      return undefined;
+    case "ELOOP":
+      throw sidecarError("FORBIDDEN", "object is a symbolic link");
+    case "ENAMETOOLONG":
+      throw sidecarError("BAD_REQUEST", "a path segment is too long for the file backend");
+    case "ENOTDIR":
+    case "EISDIR":
+    case "ENOTEMPTY":
+    case "EEXIST":
+      throw sidecarError("CONFLICT", "an object and a directory of objects cannot share a path on the file backend");
+    case "ENOSPC":
+    case "EDQUOT":
+      throw sidecarError("UNAVAILABLE", "the storage directory is full");
+    case "EACCES":
+    case "EPERM":
+    case "EROFS":
+      throw sidecarError("UNAVAILABLE", "the storage directory is not accessible");
+    default:
+      throw err;
+  }
+}
+
+/** mapFsError for a thrown value that may not be an fs error at all. */
+function mapFsErrorOr(err: unknown): unknown {
+  if (err instanceof Error && "code" in err && typeof err.code === "string" && err.code !== "ENOENT") {
+    try {
+      mapFsError(err as NodeJS.ErrnoException);
+    } catch (mapped) {
+      return mapped;
+    }
+  }
+  return err;
+}
