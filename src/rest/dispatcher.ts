@@ -6,12 +6,11 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import FindMyWay from "find-my-way";
-import type { DescMethod } from "@bufbuild/protobuf";
-import { createHandlerContext, type HandlerContext } from "@connectrpc/connect";
 import { sidecarError, toEnvelope, isServerSide, SidecarError } from "../errors.js";
 import { describeError, type Logger } from "../log.js";
 import { readBody, discardRestOfBody } from "../server/body.js";
 import type { ServerLimits, ServiceInstance } from "../services/module.js";
+import { restHandlerContext } from "./context.js";
 import { parseExact, stringifyExact } from "./json.js";
 import type { HttpMethod, RestRequest, RestResponse, RestRoute } from "./route.js";
 
@@ -92,16 +91,31 @@ export function createRestDispatcher(
     req: IncomingMessage,
     res: ServerResponse,
   ) {
-    const ac = new AbortController();
+    // The abort signal is made only if a row asks for it; most never do.
+    let signal: AbortSignal | undefined;
+    let ac: AbortController | undefined;
+    let abortReason: unknown;
+    const getSignal = () => {
+      if (!signal) {
+        ac = new AbortController();
+        if (abortReason !== undefined) ac.abort(abortReason);
+        signal = ac.signal;
+      }
+      return signal;
+    };
+    const abort = (reason: unknown) => {
+      abortReason ??= reason;
+      ac?.abort(reason);
+    };
     res.once("close", () => {
-      if (!res.writableFinished) ac.abort(sidecarError("REQUEST_TIMEOUT", "client closed the connection"));
+      if (!res.writableFinished) abort(sidecarError("REQUEST_TIMEOUT", "client closed the connection"));
     });
     let timer: NodeJS.Timeout | undefined;
     let drain = false;
     if (!route.untimed && limits.requestTimeoutMs > 0) {
       timer = setTimeout(() => {
         const err = sidecarError("REQUEST_TIMEOUT", `request took longer than ${limits.requestTimeoutMs} ms`);
-        ac.abort(err);
+        abort(err);
         drain = true;
         if (!res.headersSent) sendError(req, res, err, { connection: "close" });
       }, limits.requestTimeoutMs);
@@ -121,11 +135,13 @@ export function createRestDispatcher(
         body,
         json,
         stream: req,
-        signal: ac.signal,
-        context: (method) => handlerContext(service, method, req, ac.signal),
+        get signal() {
+          return getSignal();
+        },
+        context: (method) => restHandlerContext(service.desc, method, req.method ?? "GET", req.url ?? "/", req.headers, getSignal),
       };
       const result = await route.handle(rr);
-      if (ac.signal.aborted && res.headersSent) return;
+      if (abortReason !== undefined && res.headersSent) return;
       await writeResult(res, result);
     } catch (err) {
       if (res.headersSent) {
@@ -165,29 +181,6 @@ function parseJsonBody(req: IncomingMessage, body: Buffer): unknown {
   } catch (err) {
     throw sidecarError("BAD_REQUEST", `invalid JSON body: ${(err as Error).message}`);
   }
-}
-
-function handlerContext(
-  service: ServiceInstance,
-  method: DescMethod,
-  req: IncomingMessage,
-  signal: AbortSignal,
-): HandlerContext {
-  const headers = new Headers();
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (v === undefined || k.startsWith(":")) continue;
-    if (Array.isArray(v)) v.forEach((x) => headers.append(k, x));
-    else headers.set(k, v);
-  }
-  return createHandlerContext({
-    service: service.desc,
-    method,
-    protocolName: "rest",
-    requestMethod: req.method ?? "GET",
-    url: req.url ?? "/",
-    requestSignal: signal,
-    requestHeader: headers,
-  });
 }
 
 async function writeResult(res: ServerResponse, r: RestResponse) {

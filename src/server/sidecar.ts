@@ -80,20 +80,28 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
     interceptors: rpcInterceptors({ auth, limits, log }),
     readMaxBytes: limits.maxBodyBytes,
     shutdownSignal: shutdown.signal,
-    fallback: (req, res) => {
-      fallback(req as IncomingMessage, res as ServerResponse).catch((err) => {
-        log.error("http.failed", describeError(err));
-        if (!res.headersSent) res.writeHead(500);
-        res.end();
-      });
-    },
+    fallback: (req, res) => serveFallback(req as IncomingMessage, res as ServerResponse),
   });
+
+  function serveFallback(req: IncomingMessage, res: ServerResponse) {
+    fallback(req, res).catch((err) => {
+      log.error("http.failed", describeError(err));
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  }
 
   const handler: NodeHandler = (req, res) => {
     const trace = traceOf(req.headers);
     res.setHeader("x-trace-id", trace.traceId);
     if (trace.traceparent) res.setHeader("traceparent", trace.traceparent);
-    adapter(req, res);
+    // RPC paths are "/package.Service/Method"; anything whose first segment has no dot is REST or /health and
+    // skips the adapter's own routing.
+    const url = req.url ?? "/";
+    const end = url.indexOf("/", 1);
+    const dot = url.indexOf(".");
+    if (dot > 0 && (end < 0 || dot < end)) adapter(req, res);
+    else serveFallback(req as IncomingMessage, res as ServerResponse);
   };
 
   return {
