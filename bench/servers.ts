@@ -40,8 +40,9 @@ function stopper(child: ChildProcess) {
 /** The sidecar CLI on an ephemeral port plus a Unix socket, with the given service flags. */
 export async function startSidecarProcess(args: string[], env: Record<string, string> = {}): Promise<BenchServer> {
   const socket = join(mkdtempSync(join(tmpdir(), "mikcar-bench-")), "s.sock");
-  const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", cli, "--port", "0", "--socket", socket, ...args], {
+  // The compiled CLI (npm run bench builds it first), as it runs in production: no TypeScript loader in the way.
+  const cli = fileURLToPath(new URL("../dist/src/cli.js", import.meta.url));
+  const child = spawn(process.execPath, [cli, "--port", "0", "--socket", socket, ...args], {
     env: { ...process.env, ...env, LOG_LEVEL: "info" }, // the "listening" line is how we learn the port
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -31,7 +31,8 @@ export function createRestDispatcher(
   limits: ServerLimits,
   log: Logger,
 ): RestDispatcher {
-  const router = FindMyWay({ ignoreTrailingSlash: true, maxParamLength: 65_536 });
+  // Trailing slashes are significant: `/secrets/list/db/` is the folder prefix "db/", not "db".
+  const router = FindMyWay({ ignoreTrailingSlash: false, maxParamLength: 65_536 });
   for (const { name, instance } of services) {
     for (const route of instance.rest) {
       router.on(route.method, `/${name}${route.path}`, () => {}, { route, service: instance } satisfies Store);

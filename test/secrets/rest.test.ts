@@ -52,6 +52,8 @@ describe("secrets REST", () => {
     const list = await (await call("/secrets/list/db%2F")).json();
     expect(list).toEqual({ secrets: [{ name: "db/password", version: "2", created_at: got.created_at, updated_at: expect.any(String) }], count: 1, prefix: "db/" });
     expect(((await (await call("/secrets/list")).json()) as { count: number }).count).toBe(1);
+    // A trailing slash is part of the prefix, as in mikcar: "db/" is a folder, so "dbx" would not match.
+    expect(await (await call("/secrets/list/db/")).json()).toEqual(list);
 
     r = await call("/secrets/secret/db/password", { method: "DELETE" });
     expect(await r.json()).toEqual({ status: "deleted", name: "db/password" });
