@@ -8,3 +8,5 @@ export { ErrorKinds, SidecarError, sidecarError } from "./errors.js";
 export { createLogger, type Logger } from "./log.js";
 export { kvInstance } from "./services/kv/index.js";
 export type { KvBackend } from "./services/kv/backend.js";
+export { queueInstance } from "./services/queue/index.js";
+export type { QueueBackend } from "./services/queue/backend.js";

@@ -3,7 +3,7 @@
  * routes, reads bodies and writes responses; what an operation does lives in the service implementation.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Readable } from "node:stream";
+import { finished, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import FindMyWay from "find-my-way";
 import type { DescMethod } from "@bufbuild/protobuf";
@@ -125,6 +125,10 @@ export function createRestDispatcher(
         context: (method) => handlerContext(service, method, req, ac.signal),
       };
       const result = await route.handle(rr);
+      if (result.onFinish) {
+        const done = result.onFinish;
+        finished(res, (err) => done(!err && res.writableFinished));
+      }
       if (ac.signal.aborted && res.headersSent) return;
       await writeResult(res, result);
     } catch (err) {
