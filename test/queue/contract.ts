@@ -2,7 +2,7 @@
  * The queue contract: one behaviour suite run against every backend (memory, Redis Streams, RabbitMQ) through
  * the one service implementation, so long-polls, ack modes and dead-lettering are checked on each.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { createHandlerContext, type HandlerContext } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as pb from "../../gen/mikcar/queue/v1/queue_pb.js";
@@ -58,11 +58,11 @@ export function describeQueueContract(
 
     const push = async (queue: string, body: string) =>
       (await q.push(create(pb.PushRequestSchema, { queue, payload: enc(body) }), ctx("push"))).messageId!;
-    const pop = async (queue: string, o: Partial<pb.PopRequest> = {}, signal?: AbortSignal) =>
+    const pop = async (queue: string, o: MessageInitShape<typeof pb.PopRequestSchema> = {}, signal?: AbortSignal) =>
       (await q.pop(create(pb.PopRequestSchema, { queue, ...o }), ctx("pop", signal))).message;
     const publish = async (topic: string, body: string) =>
       (await q.publish(create(pb.PublishRequestSchema, { topic, payload: enc(body) }), ctx("publish"))).messageId!;
-    const subscribe = async (topic: string, o: Partial<pb.SubscribeRequest> = {}) =>
+    const subscribe = async (topic: string, o: MessageInitShape<typeof pb.SubscribeRequestSchema> = {}) =>
       (await q.subscribe(create(pb.SubscribeRequestSchema, { topic, ...o }), ctx("subscribe"))).messages ?? [];
     const ack = (name: string, id: string, group = "") => q.ack(create(pb.AckRequestSchema, { name, id, group }), ctx("ack"));
     const nack = (name: string, id: string, deadLetter = false) =>
