@@ -58,14 +58,17 @@ export function describeQueueContract(
 
     const push = async (queue: string, body: string) =>
       (await q.push(create(pb.PushRequestSchema, { queue, payload: enc(body) }), ctx("push"))).messageId!;
-    const pop = async (queue: string, o: MessageInitShape<typeof pb.PopRequestSchema> = {}, signal?: AbortSignal) =>
-      (await q.pop(create(pb.PopRequestSchema, { queue, ...o }), ctx("pop", signal))).message;
+    const msg = (m: MessageInitShape<typeof pb.MessageSchema>) => create(pb.MessageSchema, m);
+    const pop = async (queue: string, o: MessageInitShape<typeof pb.PopRequestSchema> = {}, signal?: AbortSignal) => {
+      const m = (await q.pop(create(pb.PopRequestSchema, { queue, ...o }), ctx("pop", signal))).message;
+      return m && msg(m);
+    };
     const publish = async (topic: string, body: string) =>
       (await q.publish(create(pb.PublishRequestSchema, { topic, payload: enc(body) }), ctx("publish"))).messageId!;
     const subscribe = async (topic: string, o: MessageInitShape<typeof pb.SubscribeRequestSchema> = {}) =>
-      (await q.subscribe(create(pb.SubscribeRequestSchema, { topic, ...o }), ctx("subscribe"))).messages ?? [];
-    const ack = (name: string, id: string, group = "") => q.ack(create(pb.AckRequestSchema, { name, id, group }), ctx("ack"));
-    const nack = (name: string, id: string, deadLetter = false) =>
+      (await q.subscribe(create(pb.SubscribeRequestSchema, { topic, ...o }), ctx("subscribe"))).messages?.map(msg) ?? [];
+    const ack = async (name: string, id: string, group = "") => q.ack(create(pb.AckRequestSchema, { name, id, group }), ctx("ack"));
+    const nack = async (name: string, id: string, deadLetter = false) =>
       q.nack(create(pb.NackRequestSchema, { name, id, deadLetter }), ctx("nack"));
     const len = async (queue: string) => (await q.len(create(pb.LenRequestSchema, { queue }), ctx("len"))).length;
     const manual = { ackMode: pb.AckMode.MANUAL, visibilitySeconds: 1 };
