@@ -12,15 +12,17 @@ afterAll(() => Promise.all([s.close(), short.close()]));
 
 const call = (path: string, init?: RequestInit) => fetch(s.url + "/queue" + path, init);
 const post = (path: string, body?: string) => call(path, { method: "POST", body });
+/** Response bodies are checked by the assertions, so they are left untyped. */
+const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 
 describe("queue REST", () => {
   it("pushes and pops with mikcar's shapes, keeping JSON text exact", async () => {
     let r = await post("/push/jobs", '{"big": 12345678901234567890, "f": 1.50}');
     expect(r.status).toBe(200);
-    const pushed = (await r.json()) as { message_id: string };
+    const pushed = (await json(r)) as { message_id: string };
     expect(pushed).toEqual({ message_id: expect.any(String), queue: "jobs", status: "pushed" });
     await post("/push/jobs", "not json");
-    expect(await (await call("/len/jobs")).json()).toEqual({ length: 2, queue: "jobs" });
+    expect(await json(call("/len/jobs"))).toEqual({ length: 2, queue: "jobs" });
 
     r = await call("/pop/jobs");
     expect(r.headers.get("content-type")).toBe("application/json");
@@ -31,39 +33,39 @@ describe("queue REST", () => {
     expect(body.message.id).toBe(pushed.message_id);
     expect(new Date(body.message.received_at).toISOString()).toBe(body.message.received_at);
 
-    expect((await (await call("/pop/jobs")).json()).message.payload).toEqual({ data: "not json" });
-    expect(await (await call("/pop/jobs")).json()).toEqual({ message: null, queue: "jobs" });
+    expect((await json(call("/pop/jobs"))).message.payload).toEqual({ data: "not json" });
+    expect(await json(call("/pop/jobs"))).toEqual({ message: null, queue: "jobs" });
     // Auto-acked already: acking again is fine (mikcar handlers do it), an unknown id is 404.
     expect((await post(`/ack/jobs/${pushed.message_id}`)).status).toBe(200);
     r = await post("/ack/jobs/nope");
     expect(r.status).toBe(404);
-    expect(await r.json()).toMatchObject({ code: "NOT_FOUND", status: 404 });
+    expect(await json(r)).toMatchObject({ code: "NOT_FOUND", status: 404 });
   });
 
   it("acks manual deliveries and redelivers the unacked", async () => {
     await post("/push/manual", "1");
-    const m = (await (await call("/pop/manual?ack=manual&visibility=1")).json()).message;
-    expect(await (await call("/pop/manual")).json()).toEqual({ message: null, queue: "manual" });
-    const again = (await (await call("/pop/manual?ack=manual&timeout=5")).json()).message;
+    const m = (await json(call("/pop/manual?ack=manual&visibility=1"))).message;
+    expect(await json(call("/pop/manual"))).toEqual({ message: null, queue: "manual" });
+    const again = (await json(call("/pop/manual?ack=manual&timeout=5"))).message;
     expect(again.id).toBe(m.id);
     const r = await post(`/ack/manual/${m.id}`);
-    expect(await r.json()).toEqual({ message_id: m.id, status: "acknowledged", topic: "manual" });
+    expect(await json(r)).toEqual({ message_id: m.id, status: "acknowledged", topic: "manual" });
   });
 
   it("publishes to every subscribed group and drains up to max_messages", async () => {
-    expect((await (await call("/subscribe/news?group=a")).json()).count).toBe(0);
+    expect((await json(call("/subscribe/news?group=a"))).count).toBe(0);
     await call("/subscribe/news"); // the default group
     for (const n of [1, 2, 3]) {
       const r = await post("/publish/news", `{"n":${n}}`);
-      expect(await r.json()).toEqual({ message_id: expect.any(String), status: "published", topic: "news" });
+      expect(await json(r)).toEqual({ message_id: expect.any(String), status: "published", topic: "news" });
     }
-    const a = await (await call("/subscribe/news?group=a&max_messages=2")).json();
+    const a = await json(call("/subscribe/news?group=a&max_messages=2"));
     expect(a).toMatchObject({ count: 2, topic: "news" });
     expect(a.messages.map((m: { payload: unknown }) => m.payload)).toEqual([{ n: 1 }, { n: 2 }]);
-    expect((await (await call("/subscribe/news")).json()).count).toBe(3);
+    expect((await json(call("/subscribe/news"))).count).toBe(3);
     // Manual topic ack names the group.
     await post("/publish/news", "4");
-    const [m] = (await (await call("/subscribe/news?group=a&ack=manual&max_messages=5")).json()).messages.slice(-1);
+    const [m] = (await json(call("/subscribe/news?group=a&ack=manual&max_messages=5"))).messages.slice(-1);
     expect((await post(`/ack/news/${m.id}?group=a`)).status).toBe(200);
   });
 
@@ -71,7 +73,7 @@ describe("queue REST", () => {
     const waiting = call("/pop/wake?timeout=20");
     await new Promise((r) => setTimeout(r, 100));
     await post("/push/wake", "hi");
-    expect((await (await waiting).json()).message.payload).toEqual({ data: "hi" });
+    expect((await json(waiting)).message.payload).toEqual({ data: "hi" });
 
     const ac = new AbortController();
     const gone = call("/pop/left?timeout=20", { signal: ac.signal }).catch(() => undefined);
@@ -80,27 +82,27 @@ describe("queue REST", () => {
     await gone;
     await new Promise((r) => setTimeout(r, 100));
     await post("/push/left", "kept");
-    const m = (await (await call("/pop/left?timeout=5")).json()).message;
+    const m = (await json(call("/pop/left?timeout=5"))).message;
     expect(m.payload).toEqual({ data: "kept" });
   });
 
   it("clamps a long-poll below the request timeout instead of answering 408", async () => {
     const r = await fetch(short.url + "/queue/pop/idle?timeout=30");
     expect(r.status).toBe(200);
-    expect(await r.json()).toEqual({ message: null, queue: "idle" });
+    expect(await json(r)).toEqual({ message: null, queue: "idle" });
   });
 
   it("answers bad input with a 4xx envelope naming the parameter", async () => {
     let r = await call("/pop/x?ack=sometimes");
     expect(r.status).toBe(400);
-    expect((await r.json()).error).toMatch(/ack/);
+    expect((await json(r)).error).toMatch(/ack/);
     r = await call("/subscribe/x?max_messages=0");
-    expect((await r.json()).error).toMatch(/max_messages/);
+    expect((await json(r)).error).toMatch(/max_messages/);
     r = await call("/pop/x?timeout=soon");
-    expect((await r.json()).error).toMatch(/timeout/);
+    expect((await json(r)).error).toMatch(/timeout/);
     r = await call("/pop/a%20b");
     expect(r.status).toBe(400);
-    expect((await r.json()).error).toMatch(/queue must not contain/);
+    expect((await json(r)).error).toMatch(/queue must not contain/);
     r = await post("/nack/x/unknown");
     expect(r.status).toBe(404);
   });
