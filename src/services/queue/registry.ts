@@ -10,10 +10,10 @@ export async function openQueueBackend(url: string, opts: QueueBackendOptions): 
       return new (await import("./backends/memory.js")).MemoryQueue(opts);
     case "redis":
     case "rediss":
-      throw new Error("todo");
+      return (await import("./backends/redis.js")).RedisQueue.open(url, opts);
     case "amqp":
     case "amqps":
-      throw new Error("todo");
+      return (await import("./backends/amqp.js")).AmqpQueue.open(url, opts);
     default:
       throw unsupportedScheme("queue", url, QUEUE_SCHEMES);
   }

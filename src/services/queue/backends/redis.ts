@@ -52,7 +52,9 @@ export class RedisQueue implements QueueBackend {
   static async open(url: string, opts: QueueBackendOptions): Promise<RedisQueue> {
     const q = new RedisQueue(url, opts);
     await Promise.all([connectRedis(q.client), connectRedis(q.sub)]);
-    q.sub.psubscribe(escapeRedisGlob(q.wakePrefix) + "*").catch(() => {}); // ioredis resubscribes on reconnect
+    // ioredis resubscribes on reconnect; while Redis is down this would wait, so start-up does not.
+    const subscribed = q.sub.psubscribe(escapeRedisGlob(q.wakePrefix) + "*").catch(() => {});
+    await Promise.race([subscribed, new Promise((r) => setTimeout(r, 3_000).unref())]);
     return q;
   }
 
