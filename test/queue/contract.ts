@@ -195,6 +195,32 @@ export function describeQueueContract(
       expect(again?.deliveryCount).toBe(1);
     });
 
+    it("gives back at once a message taken for a caller that left during the take", async () => {
+      const name = runId("race");
+      const id = await push(name, "r");
+      const ac = new AbortController();
+      // The caller goes away exactly while the backend hands the message over.
+      const racing = new Proxy(backend, {
+        get(target, prop) {
+          if (prop === "receive") {
+            return async (...args: Parameters<QueueBackend["receive"]>) => {
+              const got = await target.receive(...args);
+              if (got.length > 0) ac.abort();
+              return got;
+            };
+          }
+          const v = Reflect.get(target, prop, target);
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      });
+      const q2 = createQueueService(racing, { requestTimeoutMs: 30_000 });
+      const res = await q2.pop(create(pb.PopRequestSchema, { queue: name, timeoutSeconds: 5 }), ctx("pop", ac.signal));
+      expect(res.message).toBeUndefined();
+      const again = await pop(name, wait5);
+      expect(again?.id).toBe(id);
+      expect(again?.deliveryCount).toBe(1);
+    });
+
     it("streams a topic one message at a time to a slow reader", async () => {
       const topic = runId("stream");
       const ac = new AbortController();

@@ -1,4 +1,5 @@
 /** Queue over REST (HTTP/1.1) on the memory backend: API.md's queue table, shapes, long-polls and errors. */
+import http2 from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSidecar, type RunningSidecar } from "../helpers/sidecar.js";
 
@@ -84,6 +85,22 @@ describe("queue REST", () => {
     await post("/push/left", "kept");
     const m = (await json(call("/pop/left?timeout=5"))).message;
     expect(m.payload).toEqual({ data: "kept" });
+  });
+
+  it("acks an auto-ack delivery once the response is written, over HTTP/1.1 and HTTP/2", async () => {
+    await post("/push/written", "h1");
+    expect((await json(call("/pop/written?visibility=1"))).message.payload).toEqual({ data: "h1" });
+    await post("/push/written", "h2");
+    const session = http2.connect(s.url);
+    const req = session.request({ ":path": "/queue/pop/written?visibility=1" });
+    let text = "";
+    req.setEncoding("utf8").on("data", (d) => (text += d));
+    await new Promise((r) => req.on("end", r));
+    session.close();
+    expect(JSON.parse(text).message.payload).toEqual({ data: "h2" });
+    // Neither comes back once its visibility timeout is over: both were acked, not left in flight.
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(await json(call("/pop/written"))).toEqual({ message: null, queue: "written" });
   });
 
   it("clamps a long-poll below the request timeout instead of answering 408", async () => {
