@@ -14,6 +14,6 @@ describe.runIf(up)("rabbitmq", () => {
   describeQueueContract("amqp", (opts) => AmqpQueue.open(`${URL}?prefix=${runId("mikcar-test-")}.`, opts), {
     // Destroys the socket under amqplib's connection; the backend reconnects on the next call.
     dropConnection: (b) =>
-      (b as unknown as { conn: { connection: { stream: { destroy(err?: Error): void } } } }).conn.connection.stream.destroy(new Error("dropped by the test")),
+      (b as unknown as { link: { conn: { connection: { stream: { destroy(err?: Error): void } } } } }).link.conn.connection.stream.destroy(new Error("dropped by the test")),
   });
 });

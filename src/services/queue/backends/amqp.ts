@@ -6,12 +6,12 @@
  * channel) that delivered it. After a broker restart or a dropped connection the next call reconnects; whatever
  * was in flight was requeued by the broker and is delivered again.
  */
-import { createHash, randomUUID } from "node:crypto";
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
-import { sidecarError, SidecarError } from "../../../errors.js";
+import { createHash } from "node:crypto";
+import type { Channel, ConsumeMessage } from "amqplib";
 import { deadLetterQueue, targetKey, type AckResult, type Delivery, type NackMode, type QueueBackend, type QueueBackendOptions, type Target } from "../backend.js";
 import { RecentIds } from "../recent-ids.js";
 import { Waiters } from "../waiters.js";
+import { AmqpLink, mapAmqpError } from "./amqp-link.js";
 
 /** Unacked messages one consumer may hold (buffered here or in flight with clients). */
 const PREFETCH = 100;
@@ -38,28 +38,16 @@ interface Held {
   timer: NodeJS.Timeout;
 }
 
-function mapAmqpError(err: unknown): never {
-  if (err instanceof SidecarError) throw err;
-  const msg = err instanceof Error ? err.message : String(err);
-  if (/PRECONDITION_FAILED/.test(msg)) throw sidecarError("CONFLICT", "the queue or exchange exists with other settings", {}, err);
-  throw sidecarError("UNAVAILABLE", "rabbitmq is unavailable; retry later", {}, err);
-}
-
 export class AmqpQueue implements QueueBackend {
   readonly name = "amqp";
-  private url: string;
+  private link: AmqpLink;
   private prefix: string;
-  private conn?: ChannelModel;
-  private pub?: ConfirmChannel;
-  private connecting?: Promise<ChannelModel>;
   private consumers = new Map<string, Promise<Consumer>>();
   private inflight = new Map<string, Held>();
   private counts = new Map<string, number>();
   private acked = new Map<string, RecentIds>();
-  private asserted = new Set<string>();
   private waiters = new Waiters();
   private idleTimer: NodeJS.Timeout;
-  private closed = false;
 
   private constructor(
     url: string,
@@ -68,14 +56,14 @@ export class AmqpQueue implements QueueBackend {
     const u = new URL(url);
     this.prefix = u.searchParams.get("prefix") ?? "";
     u.searchParams.delete("prefix");
-    this.url = u.toString();
+    this.link = new AmqpLink(u.toString(), () => this.lost());
     this.idleTimer = setInterval(() => this.releaseIdle(), IDLE_RELEASE_MS / 2).unref();
   }
 
   /** Connects, but does not fail start-up when RabbitMQ is down: calls get 503 until it is back. */
   static async open(url: string, opts: QueueBackendOptions): Promise<AmqpQueue> {
     const q = new AmqpQueue(url, opts);
-    await q.connection().catch(() => {});
+    await q.link.connection().catch(() => {});
     return q;
   }
 
@@ -89,82 +77,12 @@ export class AmqpQueue implements QueueBackend {
     return t.kind === "queue" ? this.rabbitName("q", t.name) : this.rabbitName("t", t.name, t.group);
   }
 
-  private async connection(): Promise<ChannelModel> {
-    if (this.closed) throw sidecarError("UNAVAILABLE", "the queue backend is closed");
-    if (this.conn) return this.conn;
-    this.connecting ??= this.connect().finally(() => (this.connecting = undefined));
-    return this.connecting;
-  }
-
-  private async connect(): Promise<ChannelModel> {
-    const amqp = await import("amqplib");
-    try {
-      const conn = await amqp.connect(this.url, { timeout: 5_000 });
-      conn.on("error", () => {}); // followed by "close", handled there
-      conn.on("close", () => this.lost(conn));
-      const pub = await conn.createConfirmChannel();
-      pub.on("error", () => {});
-      pub.on("close", () => {
-        if (this.pub === pub) this.pub = undefined;
-        this.asserted.clear(); // a failed assert closed it; assert again on the next channel
-      });
-      this.pub = pub;
-      this.conn = conn;
-      return conn;
-    } catch (err) {
-      return mapAmqpError(err);
-    }
-  }
-
-  /** The connection is gone: the broker requeued everything unacked on it, so forget those deliveries. */
-  private lost(conn: ChannelModel) {
-    if (this.conn !== conn) return;
-    this.conn = undefined;
-    this.pub = undefined;
+  /** The connection is gone and the broker requeued what was unacked on it: forget those deliveries. */
+  private lost() {
     this.consumers.clear();
     for (const h of this.inflight.values()) clearTimeout(h.timer);
     this.inflight.clear();
-    this.asserted.clear();
     this.waiters.notifyAll();
-  }
-
-  /**
-   * amqplib reports a dead socket a few ticks late; until then acks vanish and buffered messages would be handed
-   * out from a connection the broker already dropped. Look at the socket itself (an amqplib internal).
-   */
-  private checkAlive() {
-    const stream = (this.conn as unknown as { connection?: { stream?: { destroyed?: boolean } } })?.connection?.stream;
-    if (this.conn && stream?.destroyed) this.lost(this.conn);
-  }
-
-  private async publishChannel(): Promise<ConfirmChannel> {
-    const conn = await this.connection();
-    if (!this.pub) {
-      const pub = await conn.createConfirmChannel();
-      pub.on("error", () => {});
-      pub.on("close", () => {
-        if (this.pub === pub) this.pub = undefined;
-        this.asserted.clear();
-      });
-      this.pub = pub;
-    }
-    return this.pub;
-  }
-
-  private async assertQueue(name: string) {
-    if (this.asserted.has(name)) return;
-    await (await this.publishChannel()).assertQueue(name, { durable: true });
-    this.asserted.add(name);
-  }
-
-  private async send(exchange: string, routingKey: string, payload: string): Promise<string> {
-    const id = randomUUID();
-    const ch = await this.publishChannel();
-    await new Promise<void>((resolve, reject) => {
-      const opts = { persistent: true, messageId: id, contentType: "application/json" };
-      ch.publish(exchange, routingKey, Buffer.from(payload), opts, (err) => (err ? reject(err) : resolve()));
-    });
-    return id;
   }
 
   private async op<T>(fn: () => Promise<T>): Promise<T> {
@@ -178,19 +96,16 @@ export class AmqpQueue implements QueueBackend {
   push(queue: string, payload: string) {
     const name = this.queueName({ kind: "queue", name: queue });
     return this.op(async () => {
-      await this.assertQueue(name);
-      return this.send("", name, payload);
+      await this.link.assertQueue(name);
+      return this.link.send("", name, payload);
     });
   }
 
   publish(topic: string, payload: string) {
     const exchange = this.rabbitName("x", topic);
     return this.op(async () => {
-      if (!this.asserted.has(exchange)) {
-        await (await this.publishChannel()).assertExchange(exchange, "fanout", { durable: true });
-        this.asserted.add(exchange);
-      }
-      return this.send(exchange, "", payload);
+      await this.link.assertExchange(exchange);
+      return this.link.send(exchange, "", payload);
     });
   }
 
@@ -206,8 +121,7 @@ export class AmqpQueue implements QueueBackend {
   }
 
   private async startConsumer(t: Target, key: string, forget: () => void): Promise<Consumer> {
-    const conn = await this.connection();
-    const ch = await conn.createChannel();
+    const ch = await (await this.link.connection()).createChannel();
     ch.on("error", () => {});
     const c: Consumer = { key, ch, tag: "", buffer: [], lastUsed: Date.now(), held: 0, retired: false, forget };
     const name = this.queueName(t);
@@ -221,7 +135,7 @@ export class AmqpQueue implements QueueBackend {
       }
       const { consumerTag } = await ch.consume(name, (msg) => {
         if (!msg) return void this.retire(c); // cancelled by the broker (queue deleted)
-        if (this.countOf(key, msg) >= this.opts.maxDeliveries) return void this.deadLetter(t, c, msg).catch(() => {});
+        if (this.countOf(key, msg) >= this.opts.maxDeliveries) return void this.deadLetter(t, c, msg).catch(() => this.tryNack(c, msg));
         c.buffer.push(msg);
         this.waiters.notify(key);
       });
@@ -247,8 +161,8 @@ export class AmqpQueue implements QueueBackend {
 
   private async deadLetter(t: Target, c: Consumer, msg: ConsumeMessage) {
     const dlq = this.queueName({ kind: "queue", name: deadLetterQueue(t) });
-    await this.assertQueue(dlq);
-    await this.send("", dlq, msg.content.toString("utf8"));
+    await this.link.assertQueue(dlq);
+    await this.link.send("", dlq, msg.content.toString("utf8"));
     c.ch.ack(msg); // only once the dead letter is confirmed: a crash in between duplicates, never loses
     this.counts.delete(`${c.key}\n${msg.properties.messageId}`);
     this.waiters.notify(targetKey({ kind: "queue", name: deadLetterQueue(t) }));
@@ -290,7 +204,7 @@ export class AmqpQueue implements QueueBackend {
   }
 
   async receive(t: Target, max: number, visibilityMs: number): Promise<Delivery[]> {
-    this.checkAlive();
+    this.link.checkAlive();
     const c = await this.op(() => this.consumer(t));
     c.lastUsed = Date.now();
     const out: Delivery[] = [];
@@ -320,7 +234,7 @@ export class AmqpQueue implements QueueBackend {
   }
 
   async ack(t: Target, id: string): Promise<AckResult> {
-    this.checkAlive();
+    this.link.checkAlive();
     const key = targetKey(t);
     const h = this.settle(`${key}\n${id}`);
     let acked = this.acked.get(key);
@@ -335,11 +249,14 @@ export class AmqpQueue implements QueueBackend {
   async nack(t: Target, id: string, mode: NackMode) {
     const key = targetKey(t);
     const k = `${key}\n${id}`;
-    this.checkAlive();
+    this.link.checkAlive();
     const h = this.settle(k);
     if (!h) return false;
     if (mode === "dead-letter") {
-      await this.op(() => this.deadLetter(t, h.consumer, h.msg));
+      await this.op(() => this.deadLetter(t, h.consumer, h.msg)).catch((err) => {
+        this.tryNack(h.consumer, h.msg); // back to the queue rather than stuck unacked
+        throw err;
+      });
       return true;
     }
     if (mode === "release") this.setCount(k, (this.counts.get(k) ?? 1) - 1);
@@ -351,26 +268,20 @@ export class AmqpQueue implements QueueBackend {
     const t: Target = { kind: "queue", name: queue };
     const name = this.queueName(t);
     return this.op(async () => {
-      // assertQueue, not checkQueue: a missing queue must not close the channel (it is simply empty).
-      const { messageCount } = await (await this.publishChannel()).assertQueue(name, { durable: true });
-      this.asserted.add(name);
+      const messageCount = (await this.link.assertQueue(name, true)) ?? 0;
       const local = await this.consumers.get(targetKey(t))?.catch(() => undefined);
       return messageCount + (local?.buffer.length ?? 0);
     });
   }
 
   async ping() {
-    await this.op(() => this.connection());
+    await this.op(() => this.link.connection());
   }
 
   async close() {
-    this.closed = true;
     clearInterval(this.idleTimer);
     for (const h of this.inflight.values()) clearTimeout(h.timer);
     this.waiters.notifyAll();
-    const conn = this.conn;
-    this.conn = undefined;
-    // Unacked deliveries return to their queues. A dead socket can leave close() pending: don't wait for ever.
-    await Promise.race([conn?.close().catch(() => {}), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    await this.link.close();
   }
 }
