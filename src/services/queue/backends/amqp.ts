@@ -38,6 +38,11 @@ interface Held {
   timer: NodeJS.Timeout;
 }
 
+/** The stable id: our `messageId`, or for messages published by others the (per-channel) delivery tag. */
+function idOf(msg: ConsumeMessage): string {
+  return msg.properties.messageId ? String(msg.properties.messageId) : `tag-${msg.fields.deliveryTag}`;
+}
+
 export class AmqpQueue implements QueueBackend {
   readonly name = "amqp";
   private link: AmqpLink;
@@ -150,7 +155,7 @@ export class AmqpQueue implements QueueBackend {
 
   private countOf(key: string, msg: ConsumeMessage) {
     // Counts live in this sidecar; a message the broker redelivered from elsewhere had at least one delivery.
-    return this.counts.get(`${key}\n${msg.properties.messageId}`) ?? (msg.fields.redelivered ? 1 : 0);
+    return this.counts.get(`${key}\n${idOf(msg)}`) ?? (msg.fields.redelivered ? 1 : 0);
   }
 
   private setCount(k: string, n: number) {
@@ -164,7 +169,7 @@ export class AmqpQueue implements QueueBackend {
     await this.link.assertQueue(dlq);
     await this.link.send("", dlq, msg.content.toString("utf8"));
     c.ch.ack(msg); // only once the dead letter is confirmed: a crash in between duplicates, never loses
-    this.counts.delete(`${c.key}\n${msg.properties.messageId}`);
+    this.counts.delete(`${c.key}\n${idOf(msg)}`);
     this.waiters.notify(targetKey({ kind: "queue", name: deadLetterQueue(t) }));
   }
 
@@ -173,7 +178,11 @@ export class AmqpQueue implements QueueBackend {
     c.retired = true;
     c.forget();
     if (c.tag) c.ch.cancel(c.tag).catch(() => {});
-    for (const msg of c.buffer.splice(0)) this.tryNack(c, msg);
+    for (const msg of c.buffer.splice(0)) {
+      // Never handed out: pin its count so the broker's "redelivered" flag does not count as a delivery here.
+      this.setCount(`${c.key}\n${idOf(msg)}`, this.countOf(c.key, msg));
+      this.tryNack(c, msg);
+    }
     if (c.held === 0) c.ch.close().catch(() => {});
   }
 
@@ -210,7 +219,7 @@ export class AmqpQueue implements QueueBackend {
     const out: Delivery[] = [];
     while (out.length < max && c.buffer.length > 0) {
       const msg = c.buffer.shift()!;
-      const id = msg.properties.messageId ? String(msg.properties.messageId) : `tag-${msg.fields.deliveryTag}`;
+      const id = idOf(msg);
       const k = `${c.key}\n${id}`;
       const n = this.countOf(c.key, msg) + 1;
       this.setCount(k, n);
