@@ -33,6 +33,8 @@ const secondsParam = (r: RestRequest, name: string) => Number(queryInt(r.query, 
  * acked only then (and released at once if the client went away first).
  */
 async function delivering(r: RestRequest, method: DescMethod, call: (ctx: HandlerContext) => Promise<string>): Promise<RestResponse> {
+  // HEAD would be served by these GET rows and take a message whose body is never sent.
+  if (r.method === "HEAD") throw sidecarError("METHOD_NOT_ALLOWED", "HEAD would consume a message; use GET");
   let finish!: (ok: boolean) => void;
   const ctx = r.context(method);
   ctx.values.set(responseWritten, new Promise<boolean>((resolve) => (finish = resolve)));

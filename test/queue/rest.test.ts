@@ -122,5 +122,9 @@ describe("queue REST", () => {
     expect((await json(r)).error).toMatch(/queue must not contain/);
     r = await post("/nack/x/unknown");
     expect(r.status).toBe(404);
+    // HEAD must not consume a message it cannot return.
+    await post("/push/head", "1");
+    expect((await call("/pop/head", { method: "HEAD" })).status).toBe(405);
+    expect((await json(call("/pop/head"))).message.payload).toBe(1);
   });
 });
