@@ -72,6 +72,22 @@ async function amqpDirect(prefix: string, durationSec: number) {
   }
 }
 
+/** Removes what the REST cases left on the shared servers (the sidecar's queue names are known here). */
+async function cleanUp(prefix: string, redisUp: boolean, amqpUp: boolean) {
+  if (redisUp) {
+    const r = new Redis(REDIS);
+    const keys = await r.keys(`${prefix}*`);
+    if (keys.length > 0) await r.del(...keys);
+    r.disconnect();
+  }
+  if (amqpUp) {
+    const conn = await (await import("amqplib")).connect(AMQP);
+    const ch = await conn.createChannel();
+    for (let i = 0; i < CONCURRENCY; i++) await ch.deleteQueue(`${prefix}q|bench${i}`).catch(() => {});
+    await conn.close();
+  }
+}
+
 async function reachable(fn: () => Promise<unknown>): Promise<boolean> {
   try {
     await fn();
@@ -109,6 +125,7 @@ const suite: BenchSuite = {
       rows.push(row("amqp direct (amqplib)", await amqpDirect(id, durationSec)));
       rows.push(row("rest amqp", await restRoundTrips(`${AMQP}?prefix=${id}`, durationSec), "amqp direct (amqplib)"));
     }
+    await cleanUp(id, redisUp, amqpUp);
     return rows;
   },
 };

@@ -1,6 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { AmqpQueue } from "../../src/services/queue/backends/amqp.js";
 import { backendAvailable, runId } from "../helpers/backends.js";
+import { deleteAmqpNames } from "./amqp-cleanup.js";
 import { describeQueueContract } from "./contract.js";
 
 const URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
@@ -10,8 +11,12 @@ const up = await backendAvailable("rabbitmq", async () => {
   await conn.close();
 });
 
+const prefix = runId("mikcar-test-");
+
 describe.runIf(up)("rabbitmq", () => {
-  describeQueueContract("amqp", (opts) => AmqpQueue.open(`${URL}?prefix=${runId("mikcar-test-")}.`, opts), {
+  afterAll(() => deleteAmqpNames(URL, prefix));
+
+  describeQueueContract("amqp", (opts) => AmqpQueue.open(`${URL}?prefix=${prefix}.`, opts), {
     // Destroys the socket under amqplib's connection; the backend reconnects on the next call.
     dropConnection: (b) =>
       (b as unknown as { link: { conn: { connection: { stream: { destroy(err?: Error): void } } } } }).link.conn.connection.stream.destroy(
@@ -20,7 +25,7 @@ describe.runIf(up)("rabbitmq", () => {
   });
 
   it("gives buffered messages back when its consumer goes idle, so other sidecars get them", async () => {
-    const url = `${URL}?prefix=${runId("mikcar-test-")}.`;
+    const url = `${URL}?prefix=${prefix}-idle.`;
     const opts = { maxDeliveries: 5, maxTopicLength: 10 };
     const [a, b] = await Promise.all([AmqpQueue.open(url, opts), AmqpQueue.open(url, opts)]);
     const t = { kind: "queue", name: "shared" } as const;

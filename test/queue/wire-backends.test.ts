@@ -5,10 +5,11 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Redis } from "ioredis";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { AckMode, QueueService } from "../../gen/mikcar/queue/v1/queue_pb.js";
 import { backendAvailable, runId } from "../helpers/backends.js";
 import { startSidecar } from "../helpers/sidecar.js";
+import { deleteAmqpNames } from "./amqp-cleanup.js";
 
 const REDIS = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const AMQP = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
@@ -22,9 +23,20 @@ const redisUp = await backendAvailable("redis", async () => {
 });
 const amqpUp = await backendAvailable("rabbitmq", async () => (await (await import("amqplib")).connect(AMQP, { timeout: 2_000 })).close());
 
+const prefix = runId("mikcar-test-");
+afterAll(async () => {
+  if (amqpUp) await deleteAmqpNames(AMQP, prefix);
+  if (redisUp) {
+    const r = new Redis(REDIS);
+    const keys = await r.keys(`${prefix}*`);
+    if (keys.length > 0) await r.del(...keys);
+    r.disconnect();
+  }
+});
+
 const cases = [
-  { name: "redis", up: redisUp, url: () => `${REDIS}?prefix=${runId("mikcar-test-")}:` },
-  { name: "amqp", up: amqpUp, url: () => `${AMQP}?prefix=${runId("mikcar-test-")}.` },
+  { name: "redis", up: redisUp, url: () => `${REDIS}?prefix=${prefix}:` },
+  { name: "amqp", up: amqpUp, url: () => `${AMQP}?prefix=${prefix}.` },
 ];
 
 for (const c of cases) {

@@ -70,7 +70,10 @@ table.insert(out, 2, nxt[2] or '-1')
 return out
 `;
 
-/** KEYS: stream, vis, dc, acked. ARGV: group, id, isQueue. Returns 1 acked, 0 already acked, -1 unknown. */
+/**
+ * KEYS: stream, vis, dc, acked. ARGV: group, id, isQueue. Returns 1 acked, 0 already acked, -1 unknown.
+ * Acked ids are remembered (the last 10000, for an hour after the last ack) so a repeated ack is not a 404.
+ */
 export const ACK = `${common}
 local stream, vis, dc, acked = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local group, id = ARGV[1], ARGV[2]
@@ -82,6 +85,7 @@ if n == 1 then
   if ARGV[3] == '1' then redis.call('XDEL', stream, id) end
   redis.call('ZADD', acked, now, id)
   redis.call('ZREMRANGEBYRANK', acked, 0, -10001)
+  redis.call('PEXPIRE', acked, 3600000)
   return 1
 end
 if redis.call('ZSCORE', acked, id) then return 0 end
