@@ -4,6 +4,7 @@
  * reference point only. Backends that are not running are skipped with a note.
  */
 import { randomBytes } from "node:crypto";
+import http from "node:http";
 import { Redis } from "ioredis";
 import { startSidecar } from "../../test/helpers/sidecar.js";
 import { loop, type BenchRow, type BenchSuite } from "../lib.js";
@@ -13,20 +14,31 @@ const AMQP = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const CONCURRENCY = 16;
 const body = JSON.stringify({ job: "resize", id: 12345, tags: ["a", "b"] });
 
-/** Each worker pushes one message and pops one (auto-ack) over REST on its own queue. */
+/** One HTTP/1.1 request on a keep-alive agent (node:http: fetch in the same process costs more than the server). */
+function request(agent: http.Agent, url: string, method: string, payload?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent }, (res) => {
+      res.resume();
+      res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+    });
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+/** Each operation pushes one message and pops one (auto-ack) over REST. */
 async function restRoundTrips(url: string, durationSec: number) {
   const s = await startSidecar({ services: { queue: url } });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   let n = 0;
   try {
     return await loop(async () => {
       const q = `bench${n++ % CONCURRENCY}`;
-      const r1 = await fetch(`${s.url}/queue/push/${q}`, { method: "POST", body });
-      await r1.arrayBuffer();
-      const r2 = await fetch(`${s.url}/queue/pop/${q}?timeout=5`);
-      await r2.arrayBuffer();
-      if (!r1.ok || !r2.ok) throw new Error(`HTTP ${r1.status}/${r2.status}`);
+      await request(agent, `${s.url}/queue/push/${q}`, "POST", body);
+      await request(agent, `${s.url}/queue/pop/${q}?timeout=5`, "GET");
     }, durationSec, CONCURRENCY);
   } finally {
+    agent.destroy();
     await s.close();
   }
 }
@@ -54,7 +66,7 @@ async function redisDirect(prefix: string, durationSec: number) {
 /** The same round trip straight on RabbitMQ: confirmed publish, basic.get, ack. */
 async function amqpDirect(prefix: string, durationSec: number) {
   const amqp = await import("amqplib");
-  const conn = await amqp.connect(AMQP);
+  const conn = await amqp.connect(AMQP, { noDelay: true }); // as the backend does: Nagle costs ~40 ms a round trip
   const ch = await conn.createConfirmChannel();
   const queues = Array.from({ length: CONCURRENCY }, (_, i) => `${prefix}direct${i}`);
   for (const q of queues) await ch.assertQueue(q, { durable: true });
