@@ -16,3 +16,5 @@ export { sqlInstance, sqlSettings, type SqlSettings } from "./services/sql/index
 export type { SqlBackend, SqlValue } from "./services/sql/backend.js";
 export { storageInstance } from "./services/storage/index.js";
 export type { StorageBackend, ObjectMeta, ObjectReader } from "./services/storage/backend.js";
+export { queueInstance } from "./services/queue/index.js";
+export type { QueueBackend } from "./services/queue/backend.js";

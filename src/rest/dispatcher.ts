@@ -3,7 +3,7 @@
  * routes, reads bodies and writes responses; what an operation does lives in the service implementation.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Readable } from "node:stream";
+import { finished, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import FindMyWay from "find-my-way";
 import { sidecarError, toEnvelope, isServerSide, SidecarError } from "../errors.js";
@@ -142,6 +142,10 @@ export function createRestDispatcher(
         context: (method) => restHandlerContext(service.desc, method, req.method ?? "GET", req.url ?? "/", req.headers, getSignal),
       };
       const result = await route.handle(rr);
+      if (result.onFinish) {
+        const done = result.onFinish;
+        finished(res, (err) => done(!err && res.writableFinished));
+      }
       if (abortReason !== undefined && res.headersSent) return;
       await writeResult(res, result);
     } catch (err) {

@@ -34,6 +34,11 @@ export interface RestResponse {
   json?: unknown;
   body?: Uint8Array | string;
   stream?: AsyncIterable<Uint8Array>;
+  /**
+   * Called once the response is over: true when it was written in full (handed to the OS), false when the
+   * client went away or writing failed. Lets a row settle what it handed out (e.g. auto-acked queue messages).
+   */
+  onFinish?(ok: boolean): void;
 }
 
 export interface RestRoute {

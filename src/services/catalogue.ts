@@ -2,11 +2,12 @@
 import { emailModule } from "./email/index.js";
 import { kvModule } from "./kv/index.js";
 import type { ServiceModule } from "./module.js";
+import { queueModule } from "./queue/index.js";
 import { secretsModule } from "./secrets/index.js";
 import { sqlModule } from "./sql/index.js";
 import { storageModule } from "./storage/index.js";
 
-export const serviceModules: readonly ServiceModule[] = [storageModule, kvModule, sqlModule, secretsModule, emailModule];
+export const serviceModules: readonly ServiceModule[] = [storageModule, kvModule, sqlModule, queueModule, secretsModule, emailModule];
 
 export function findModule(name: string): ServiceModule | undefined {
   return serviceModules.find((m) => m.name === name);

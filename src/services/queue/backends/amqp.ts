@@ -1,0 +1,296 @@
+/**
+ * RabbitMQ queues (amqplib). A work queue is a durable queue; a topic is a durable fanout exchange with a
+ * durable queue per subscriber group, bound by the group's first subscribe. Messages are persistent, published
+ * with confirms and carry a stable `messageId`. Consumers use prefetch (no polling); a delivery's visibility
+ * timeout is a timer in this sidecar that nacks it back to the queue, so an ack must reach the sidecar (and
+ * channel) that delivered it. After a broker restart or a dropped connection the next call reconnects; whatever
+ * was in flight was requeued by the broker and is delivered again.
+ */
+import { createHash } from "node:crypto";
+import type { Channel, ConsumeMessage } from "amqplib";
+import { deadLetterQueue, targetKey, type AckResult, type Delivery, type NackMode, type QueueBackend, type QueueBackendOptions, type Target } from "../backend.js";
+import { RecentIds } from "../recent-ids.js";
+import { Waiters } from "../waiters.js";
+import { AmqpLink, mapAmqpError } from "./amqp-link.js";
+
+/** Unacked messages one consumer may hold (buffered here or in flight with clients). */
+const PREFETCH = 100;
+/** Buffered messages nobody asked for in this long go back to the broker for other sidecars. */
+const IDLE_RELEASE_MS = 2_000;
+const MAX_COUNTS = 100_000;
+
+interface Consumer {
+  key: string;
+  ch: Channel;
+  tag: string;
+  buffer: ConsumeMessage[];
+  lastUsed: number;
+  /** Deliveries handed out and not yet settled; a retired consumer's channel closes when this reaches 0. */
+  held: number;
+  retired: boolean;
+  /** Removes this consumer (and not a newer one for the same target) from the map. */
+  forget(): void;
+}
+
+interface Held {
+  msg: ConsumeMessage;
+  consumer: Consumer;
+  timer: NodeJS.Timeout;
+}
+
+/** The stable id: our `messageId`, or for messages published by others the (per-channel) delivery tag. */
+function idOf(msg: ConsumeMessage): string {
+  return msg.properties.messageId ? String(msg.properties.messageId) : `tag-${msg.fields.deliveryTag}`;
+}
+
+export class AmqpQueue implements QueueBackend {
+  readonly name = "amqp";
+  private link: AmqpLink;
+  private prefix: string;
+  private consumers = new Map<string, Promise<Consumer>>();
+  private inflight = new Map<string, Held>();
+  private counts = new Map<string, number>();
+  private acked = new Map<string, RecentIds>();
+  private waiters = new Waiters();
+  private idleTimer: NodeJS.Timeout;
+
+  private constructor(
+    url: string,
+    private opts: QueueBackendOptions,
+  ) {
+    const u = new URL(url);
+    this.prefix = u.searchParams.get("prefix") ?? "";
+    u.searchParams.delete("prefix");
+    this.link = new AmqpLink(u.toString(), () => this.lost());
+    this.idleTimer = setInterval(() => this.releaseIdle(), IDLE_RELEASE_MS / 2).unref();
+  }
+
+  /** Connects, but does not fail start-up when RabbitMQ is down: calls get 503 until it is back. */
+  static async open(url: string, opts: QueueBackendOptions): Promise<AmqpQueue> {
+    const q = new AmqpQueue(url, opts);
+    await q.link.connection().catch(() => {});
+    return q;
+  }
+
+  /** RabbitMQ names are at most 255 bytes: long composed names are replaced by a digest. */
+  private rabbitName(kind: string, ...parts: string[]) {
+    const name = `${this.prefix}${kind}|${parts.join("|")}`;
+    return Buffer.byteLength(name) <= 255 ? name : `${this.prefix}${kind}#${createHash("sha256").update(name).digest("hex")}`;
+  }
+
+  private queueName(t: Target) {
+    return t.kind === "queue" ? this.rabbitName("q", t.name) : this.rabbitName("t", t.name, t.group);
+  }
+
+  /** The connection is gone and the broker requeued what was unacked on it: forget those deliveries. */
+  private lost() {
+    this.consumers.clear();
+    for (const h of this.inflight.values()) clearTimeout(h.timer);
+    this.inflight.clear();
+    this.waiters.notifyAll();
+  }
+
+  private async op<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      return mapAmqpError(err);
+    }
+  }
+
+  push(queue: string, payload: string) {
+    const name = this.queueName({ kind: "queue", name: queue });
+    return this.op(async () => {
+      await this.link.assertQueue(name);
+      return this.link.send("", name, payload);
+    });
+  }
+
+  publish(topic: string, payload: string) {
+    const exchange = this.rabbitName("x", topic);
+    return this.op(async () => {
+      await this.link.assertExchange(exchange);
+      return this.link.send(exchange, "", payload);
+    });
+  }
+
+  private consumer(t: Target): Promise<Consumer> {
+    const key = targetKey(t);
+    const found = this.consumers.get(key);
+    if (found) return found;
+    const forget = () => this.consumers.get(key) === p && this.consumers.delete(key);
+    const p: Promise<Consumer> = this.startConsumer(t, key, forget);
+    this.consumers.set(key, p);
+    p.catch(forget);
+    return p;
+  }
+
+  private async startConsumer(t: Target, key: string, forget: () => void): Promise<Consumer> {
+    const ch = await (await this.link.connection()).createChannel();
+    ch.on("error", () => {});
+    const c: Consumer = { key, ch, tag: "", buffer: [], lastUsed: Date.now(), held: 0, retired: false, forget };
+    const name = this.queueName(t);
+    try {
+      await ch.prefetch(PREFETCH);
+      await ch.assertQueue(name, { durable: true });
+      if (t.kind === "topic") {
+        const exchange = this.rabbitName("x", t.name);
+        await ch.assertExchange(exchange, "fanout", { durable: true });
+        await ch.bindQueue(name, exchange, "");
+      }
+      const { consumerTag } = await ch.consume(name, (msg) => {
+        if (!msg) return void this.retire(c); // cancelled by the broker (queue deleted)
+        if (this.countOf(key, msg) >= this.opts.maxDeliveries) return void this.deadLetter(t, c, msg).catch(() => this.tryNack(c, msg));
+        c.buffer.push(msg);
+        this.waiters.notify(key);
+      });
+      c.tag = consumerTag;
+    } catch (err) {
+      ch.close().catch(() => {});
+      throw err;
+    }
+    ch.on("close", forget);
+    return c;
+  }
+
+  private countOf(key: string, msg: ConsumeMessage) {
+    // Counts live in this sidecar; a message the broker redelivered from elsewhere had at least one delivery.
+    return this.counts.get(`${key}\n${idOf(msg)}`) ?? (msg.fields.redelivered ? 1 : 0);
+  }
+
+  private setCount(k: string, n: number) {
+    this.counts.delete(k);
+    this.counts.set(k, n);
+    if (this.counts.size > MAX_COUNTS) this.counts.delete(this.counts.keys().next().value!);
+  }
+
+  private async deadLetter(t: Target, c: Consumer, msg: ConsumeMessage) {
+    const dlq = this.queueName({ kind: "queue", name: deadLetterQueue(t) });
+    await this.link.assertQueue(dlq);
+    await this.link.send("", dlq, msg.content.toString("utf8"));
+    c.ch.ack(msg); // only once the dead letter is confirmed: a crash in between duplicates, never loses
+    this.counts.delete(`${c.key}\n${idOf(msg)}`);
+    this.waiters.notify(targetKey({ kind: "queue", name: deadLetterQueue(t) }));
+  }
+
+  /** Stops a consumer: buffered messages go back to the broker; its channel closes once nothing is held. */
+  private retire(c: Consumer) {
+    c.retired = true;
+    c.forget();
+    if (c.tag) c.ch.cancel(c.tag).catch(() => {});
+    for (const msg of c.buffer.splice(0)) {
+      // Never handed out: pin its count so the broker's "redelivered" flag does not count as a delivery here.
+      this.setCount(`${c.key}\n${idOf(msg)}`, this.countOf(c.key, msg));
+      this.tryNack(c, msg);
+    }
+    if (c.held === 0) c.ch.close().catch(() => {});
+  }
+
+  private async releaseIdle() {
+    const now = Date.now();
+    for (const p of this.consumers.values()) {
+      const c = await p.catch(() => undefined);
+      if (c && !c.retired && c.buffer.length > 0 && now - c.lastUsed > IDLE_RELEASE_MS) this.retire(c);
+    }
+  }
+
+  private tryNack(c: Consumer, msg: ConsumeMessage) {
+    try {
+      c.ch.nack(msg, false, true);
+    } catch {
+      // channel already closed: the broker has requeued the message itself
+    }
+  }
+
+  private settle(key: string): Held | undefined {
+    const h = this.inflight.get(key);
+    if (!h) return undefined;
+    this.inflight.delete(key);
+    clearTimeout(h.timer);
+    h.consumer.held--;
+    if (h.consumer.retired && h.consumer.held === 0) setImmediate(() => h.consumer.ch.close().catch(() => {}));
+    return h;
+  }
+
+  async receive(t: Target, max: number, visibilityMs: number): Promise<Delivery[]> {
+    this.link.checkAlive();
+    const c = await this.op(() => this.consumer(t));
+    c.lastUsed = Date.now();
+    const out: Delivery[] = [];
+    while (out.length < max && c.buffer.length > 0) {
+      const msg = c.buffer.shift()!;
+      const id = idOf(msg);
+      const k = `${c.key}\n${id}`;
+      const n = this.countOf(c.key, msg) + 1;
+      this.setCount(k, n);
+      c.held++;
+      const timer = setTimeout(() => {
+        const h = this.settle(k);
+        if (h) this.tryNack(h.consumer, h.msg);
+      }, visibilityMs);
+      this.inflight.set(k, { msg, consumer: c, timer });
+      out.push({ id, payload: msg.content.toString("utf8"), deliveryCount: n });
+    }
+    return out;
+  }
+
+  version(t: Target) {
+    return this.waiters.version(targetKey(t));
+  }
+
+  async wait(t: Target, since: number, ms: number, signal: AbortSignal) {
+    await this.waiters.wait(targetKey(t), since, ms, signal);
+  }
+
+  async ack(t: Target, id: string): Promise<AckResult> {
+    this.link.checkAlive();
+    const key = targetKey(t);
+    const h = this.settle(`${key}\n${id}`);
+    let acked = this.acked.get(key);
+    if (!h) return acked?.has(id) ? "already-acked" : "unknown";
+    await this.op(async () => h.consumer.ch.ack(h.msg));
+    this.counts.delete(`${key}\n${id}`);
+    if (!acked) this.acked.set(key, (acked = new RecentIds()));
+    acked.add(id);
+    return "acked";
+  }
+
+  async nack(t: Target, id: string, mode: NackMode) {
+    const key = targetKey(t);
+    const k = `${key}\n${id}`;
+    this.link.checkAlive();
+    const h = this.settle(k);
+    if (!h) return false;
+    if (mode === "dead-letter") {
+      await this.op(() => this.deadLetter(t, h.consumer, h.msg)).catch((err) => {
+        this.tryNack(h.consumer, h.msg); // back to the queue rather than stuck unacked
+        throw err;
+      });
+      return true;
+    }
+    if (mode === "release") this.setCount(k, (this.counts.get(k) ?? 1) - 1);
+    this.tryNack(h.consumer, h.msg);
+    return true;
+  }
+
+  async len(queue: string) {
+    const t: Target = { kind: "queue", name: queue };
+    const name = this.queueName(t);
+    return this.op(async () => {
+      const messageCount = (await this.link.assertQueue(name, true)) ?? 0;
+      const local = await this.consumers.get(targetKey(t))?.catch(() => undefined);
+      return messageCount + (local?.buffer.length ?? 0);
+    });
+  }
+
+  async ping() {
+    await this.op(() => this.link.connection());
+  }
+
+  async close() {
+    clearInterval(this.idleTimer);
+    for (const h of this.inflight.values()) clearTimeout(h.timer);
+    this.waiters.notifyAll();
+    await this.link.close();
+  }
+}
