@@ -30,9 +30,9 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
   // Node sets up connection tracking (closeIdleConnections, headersTimeout checks) when an http.Server starts
   // listening; ours never listens itself (sockets are handed to it), so start that tracking by hand.
   h1.emit("listening");
-  // A client that half-closes after sending its request (FIN) still gets the answer, instead of Node's default
-  // of aborting the request — which would also lose requests in flight during a graceful shutdown.
-  (h1 as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  // Node's default is kept on purpose: a client's FIN aborts its request. Half-closing clients are rare, and a
+  // FIN is how a long-poll learns that its client left (so it releases the message instead of writing it into
+  // a dead socket).
   const h2 = http2.createServer({ maxSessionMemory: 64 }, handler);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (s) => {
@@ -40,7 +40,7 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
     s.once("close", () => sessions.delete(s));
   });
   const sockets = new Set<net.Socket>();
-  // allowHalfOpen as http.Server itself uses: a client that half-closes after its request still gets the reply.
+  // allowHalfOpen as http.Server itself sets it; the HTTP layer decides what a client's FIN means.
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));

@@ -63,7 +63,10 @@ describe("running", () => {
             sock.write(`POST /kv/set/inflight${i} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234`);
             let data = "";
             const reply = new Promise<string>((r) => {
-              sock.on("data", (d) => (data += d));
+              sock.on("data", (d) => {
+                data += d;
+                if (/\r\n\r\n[^]*\}/.test(data)) sock.end(); // the JSON body has arrived
+              });
               sock.on("close", () => r(data));
               sock.on("end", () => r(data));
             });
@@ -75,7 +78,7 @@ describe("running", () => {
     await new Promise((r) => setTimeout(r, 200));
     p.child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
-    for (const c of conns) c.sock.end("56789");
+    for (const c of conns) c.sock.write("56789");
     const replies = await Promise.all(conns.map((c) => c.reply));
     for (const r of replies) expect(r, p.stderr()).toMatch(/^HTTP\/1\.1 200/);
     expect(await p.exited).toBe(0);
