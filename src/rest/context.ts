@@ -1,47 +1,115 @@
 /**
- * The handler context a REST row passes to the service implementation. Connect's `createHandlerContext` builds
- * three Headers objects and two linked abort signals per call, which costs more than a whole KV lookup; REST rows
- * rarely read any of it, so everything here is built on first use.
+ * The per-request objects of the REST layer. Both are classes with lazy getters rather than object literals:
+ * Connect's `createHandlerContext` builds three Headers objects and two linked abort signals per call, and an
+ * object literal with getters is rebuilt (and deoptimised) on every request; either costs more than a whole KV
+ * lookup. REST rows rarely read any of it, so everything here is made on first use.
  */
-import type { IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
+import type { Readable } from "node:stream";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
+import type { RestRequest } from "./route.js";
 
-export function restHandlerContext(
-  service: DescService,
-  method: DescMethod,
-  requestMethod: string,
-  url: string,
-  headers: IncomingHttpHeaders,
-  signal: () => AbortSignal,
-): HandlerContext {
-  let requestHeader: Headers | undefined;
-  let responseHeader: Headers | undefined;
-  let responseTrailer: Headers | undefined;
-  let values: ContextValues | undefined;
-  return {
-    service,
-    method,
-    protocolName: "rest",
-    requestMethod,
-    url,
-    timeoutMs: () => undefined,
-    get signal() {
-      return signal();
-    },
-    get requestHeader() {
-      return (requestHeader ??= toHeaders(headers));
-    },
-    get responseHeader() {
-      return (responseHeader ??= new Headers());
-    },
-    get responseTrailer() {
-      return (responseTrailer ??= new Headers());
-    },
-    get values() {
-      return (values ??= createContextValues());
-    },
-  };
+const EMPTY = Buffer.alloc(0);
+
+/** One REST request as the rows see it, and its abort signal (client gone, timeout). */
+export class RestCall implements RestRequest {
+  body: Buffer = EMPTY;
+  json: unknown = undefined;
+  private ac: AbortController | undefined;
+  private reason: unknown = undefined;
+  private q: URLSearchParams | undefined;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly service: DescService,
+    readonly params: Record<string, string>,
+    private readonly qs: string,
+  ) {}
+
+  get method(): string {
+    return this.req.method ?? "GET";
+  }
+
+  get headers(): IncomingHttpHeaders {
+    return this.req.headers;
+  }
+
+  get stream(): Readable {
+    return this.req;
+  }
+
+  get query(): URLSearchParams {
+    return (this.q ??= new URLSearchParams(this.qs));
+  }
+
+  get signal(): AbortSignal {
+    if (!this.ac) {
+      this.ac = new AbortController();
+      if (this.reason !== undefined) this.ac.abort(this.reason);
+    }
+    return this.ac.signal;
+  }
+
+  get aborted(): boolean {
+    return this.reason !== undefined;
+  }
+
+  abort(reason: unknown): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.ac?.abort(reason);
+  }
+
+  context(method: DescMethod): HandlerContext {
+    return new RestHandlerContext(this.service, method, this);
+  }
+}
+
+class RestHandlerContext implements HandlerContext {
+  readonly protocolName = "rest";
+  private reqHeader: Headers | undefined;
+  private resHeader: Headers | undefined;
+  private resTrailer: Headers | undefined;
+  private vals: ContextValues | undefined;
+
+  constructor(
+    readonly service: DescService,
+    readonly method: DescMethod,
+    private readonly call: RestCall,
+  ) {}
+
+  get requestMethod(): string {
+    return this.call.method;
+  }
+
+  get url(): string {
+    return (this.call.stream as IncomingMessage).url ?? "/";
+  }
+
+  get signal(): AbortSignal {
+    return this.call.signal;
+  }
+
+  timeoutMs(): number | undefined {
+    return undefined;
+  }
+
+  get requestHeader(): Headers {
+    return (this.reqHeader ??= toHeaders(this.call.headers));
+  }
+
+  get responseHeader(): Headers {
+    return (this.resHeader ??= new Headers());
+  }
+
+  get responseTrailer(): Headers {
+    return (this.resTrailer ??= new Headers());
+  }
+
+  get values(): ContextValues {
+    return (this.vals ??= createContextValues());
+  }
 }
 
 function toHeaders(h: IncomingHttpHeaders): Headers {

@@ -10,9 +10,9 @@ import { sidecarError, toEnvelope, isServerSide, SidecarError } from "../errors.
 import { describeError, type Logger } from "../log.js";
 import { readBody, discardRestOfBody } from "../server/body.js";
 import type { ServerLimits, ServiceInstance } from "../services/module.js";
-import { restHandlerContext } from "./context.js";
+import { RestCall } from "./context.js";
 import { parseExact, stringifyExact } from "./json.js";
-import type { HttpMethod, RestRequest, RestResponse, RestRoute } from "./route.js";
+import type { HttpMethod, RestResponse, RestRoute } from "./route.js";
 
 const METHODS: HttpMethod[] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"];
 
@@ -92,61 +92,31 @@ export function createRestDispatcher(
     req: IncomingMessage,
     res: ServerResponse,
   ) {
-    // The abort signal is made only if a row asks for it; most never do.
-    let signal: AbortSignal | undefined;
-    let ac: AbortController | undefined;
-    let abortReason: unknown;
-    const getSignal = () => {
-      if (!signal) {
-        ac = new AbortController();
-        if (abortReason !== undefined) ac.abort(abortReason);
-        signal = ac.signal;
-      }
-      return signal;
-    };
-    const abort = (reason: unknown) => {
-      abortReason ??= reason;
-      ac?.abort(reason);
-    };
+    const call = new RestCall(req, service.desc, params, qs);
     res.once("close", () => {
-      if (!res.writableFinished) abort(sidecarError("REQUEST_TIMEOUT", "client closed the connection"));
+      if (!res.writableFinished) call.abort(sidecarError("REQUEST_TIMEOUT", "client closed the connection"));
     });
     let timer: NodeJS.Timeout | undefined;
     let drain = false;
     if (!route.untimed && limits.requestTimeoutMs > 0) {
       timer = setTimeout(() => {
         const err = sidecarError("REQUEST_TIMEOUT", `request took longer than ${limits.requestTimeoutMs} ms`);
-        abort(err);
+        call.abort(err);
         drain = true;
         if (!res.headersSent) sendError(req, res, err, { connection: "close" });
       }, limits.requestTimeoutMs);
     }
     try {
-      let body: Buffer = EMPTY;
-      let json: unknown;
       if (route.body === "raw" || route.body === "json") {
-        body = await readBody(req, limits.maxBodyBytes);
-        if (route.body === "json" && body.length > 0) json = parseJsonBody(req, body);
+        call.body = await readBody(req, limits.maxBodyBytes);
+        if (route.body === "json" && call.body.length > 0) call.json = parseJsonBody(req, call.body);
       }
-      const rr: RestRequest = {
-        method: req.method ?? "GET",
-        params,
-        query: new URLSearchParams(qs),
-        headers: req.headers,
-        body,
-        json,
-        stream: req,
-        get signal() {
-          return getSignal();
-        },
-        context: (method) => restHandlerContext(service.desc, method, req.method ?? "GET", req.url ?? "/", req.headers, getSignal),
-      };
-      const result = await route.handle(rr);
+      const result = await route.handle(call);
       if (result.onFinish) {
         const done = result.onFinish;
         finished(res, (err) => done(!err && res.writableFinished));
       }
-      if (abortReason !== undefined && res.headersSent) return;
+      if (call.aborted && res.headersSent) return;
       await writeResult(res, result);
     } catch (err) {
       if (res.headersSent) {
@@ -164,8 +134,6 @@ export function createRestDispatcher(
     }
   }
 }
-
-const EMPTY = Buffer.alloc(0);
 
 function pathOf(req: IncomingMessage) {
   const url = req.url ?? "";
