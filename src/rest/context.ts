@@ -4,10 +4,11 @@
  * object literal with getters is rebuilt (and deoptimised) on every request; either costs more than a whole KV
  * lookup. REST rows rarely read any of it, so everything here is made on first use.
  */
-import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
+import { sidecarError } from "../errors.js";
 import type { RestRequest } from "./route.js";
 
 const EMPTY = Buffer.alloc(0);
@@ -22,6 +23,7 @@ export class RestCall implements RestRequest {
 
   constructor(
     private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
     private readonly service: DescService,
     readonly params: Record<string, string>,
     private readonly qs: string,
@@ -43,10 +45,18 @@ export class RestCall implements RestRequest {
     return (this.q ??= new URLSearchParams(this.qs));
   }
 
+  /** Aborted when the client goes away or the request times out. Watching for the client costs a listener per
+   * request, so it starts when a row first asks for the signal. */
   get signal(): AbortSignal {
     if (!this.ac) {
       this.ac = new AbortController();
       if (this.reason !== undefined) this.ac.abort(this.reason);
+      else if (this.res.writableFinished || this.res.destroyed) this.abort(sidecarError("REQUEST_TIMEOUT", "client closed the connection"));
+      else {
+        this.res.once("close", () => {
+          if (!this.res.writableFinished) this.abort(sidecarError("REQUEST_TIMEOUT", "client closed the connection"));
+        });
+      }
     }
     return this.ac.signal;
   }

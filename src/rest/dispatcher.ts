@@ -92,10 +92,7 @@ export function createRestDispatcher(
     req: IncomingMessage,
     res: ServerResponse,
   ) {
-    const call = new RestCall(req, service.desc, params, qs);
-    res.once("close", () => {
-      if (!res.writableFinished) call.abort(sidecarError("REQUEST_TIMEOUT", "client closed the connection"));
-    });
+    const call = new RestCall(req, res, service.desc, params, qs);
     let timer: NodeJS.Timeout | undefined;
     let drain = false;
     if (!route.untimed && limits.requestTimeoutMs > 0) {
@@ -117,7 +114,8 @@ export function createRestDispatcher(
         finished(res, (err) => done(!err && res.writableFinished));
       }
       if (call.aborted && res.headersSent) return;
-      await writeResult(res, result);
+      if (result.stream) await writeStream(res, result);
+      else writeResult(res, result);
     } catch (err) {
       if (res.headersSent) {
         // Mid-stream failure: the status is gone, so cut the response to show it is incomplete.
@@ -156,13 +154,13 @@ function parseJsonBody(req: IncomingMessage, body: Buffer): unknown {
   }
 }
 
-async function writeResult(res: ServerResponse, r: RestResponse) {
+async function writeStream(res: ServerResponse, r: RestResponse) {
+  res.writeHead(r.status ?? 200, r.headers);
+  await pipeline(Readable.from(r.stream!, { objectMode: false }), res);
+}
+
+function writeResult(res: ServerResponse, r: RestResponse) {
   const status = r.status ?? 200;
-  if (r.stream) {
-    res.writeHead(status, r.headers);
-    await pipeline(Readable.from(r.stream, { objectMode: false }), res);
-    return;
-  }
   let payload: string | Uint8Array | undefined = r.body;
   const headers = { ...r.headers };
   if (r.json !== undefined) {
