@@ -88,4 +88,19 @@ describe("running", () => {
     p.child.kill("SIGTERM");
     await p.exited;
   });
+
+  it("exits at once on a second signal, even with a request still in flight", async () => {
+    const p = await startCli(["--kv", "--kv-url", "memory://"]);
+    const [host, port] = [p.address.split(":")[0]!, Number(p.address.split(":")[1])];
+    // A request whose body never completes would hold a graceful shutdown for its whole grace period.
+    const sock = net.connect(port, host, () => sock.write("POST /kv/set/stuck HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01"));
+    sock.on("error", () => {});
+    await new Promise((r) => setTimeout(r, 200));
+    p.child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 200));
+    p.child.kill("SIGTERM");
+    expect(await p.exited).toBe(1);
+    expect(p.stderr()).toContain('"event":"shutdown.forced"');
+    sock.destroy();
+  });
 });
