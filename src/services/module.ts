@@ -54,3 +54,37 @@ export interface ServiceModule {
   readonly options?: Record<string, ServiceOption>;
   open(url: string, ctx: OpenContext): Promise<ServiceInstance>;
 }
+
+/** What every backend offers the server: a name to show, a liveness probe and a way to let go of its resources. */
+export interface BackendLifecycle {
+  readonly name: string;
+  ping(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * The usual instance of a service: one backend, its implementation and its REST rows. `onClose` runs before the
+ * backend closes (worker pools, caches).
+ */
+export function serviceInstance(
+  desc: DescService,
+  impl: object,
+  rest: RestRoute[],
+  backend: BackendLifecycle,
+  onClose?: () => Promise<void> | void,
+): ServiceInstance {
+  return {
+    backend: backend.name,
+    desc,
+    impl,
+    rest,
+    healthy: async () => {
+      await backend.ping();
+      return true;
+    },
+    close: async () => {
+      await onClose?.();
+      await backend.close();
+    },
+  };
+}

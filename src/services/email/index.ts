@@ -1,24 +1,14 @@
 /** The email service as a sidecar module: `--email`, `EMAIL_URL`, `--email-batch-concurrency`. */
 import { EmailService } from "../../../gen/mikcar/email/v1/email_pb.js";
 import { emailRoutes } from "../../rest/email.js";
-import type { ServiceInstance, ServiceModule } from "../module.js";
+import { serviceInstance, type ServiceInstance, type ServiceModule } from "../module.js";
 import type { EmailBackend } from "./backend.js";
 import { EMAIL_SCHEMES, openEmailBackend } from "./registry.js";
 import { createEmailService, type EmailServiceOptions } from "./service.js";
 
 export function emailInstance(backend: EmailBackend, opts: EmailServiceOptions = {}): ServiceInstance {
   const impl = createEmailService(backend, opts);
-  return {
-    backend: backend.name,
-    desc: EmailService,
-    impl,
-    rest: emailRoutes(impl),
-    healthy: async () => {
-      await backend.ping();
-      return true;
-    },
-    close: () => backend.close(),
-  };
+  return serviceInstance(EmailService, impl, emailRoutes(impl), backend);
 }
 
 export const emailModule: ServiceModule = {

@@ -1,24 +1,14 @@
 /** The KV service as a sidecar module: `--kv`, `KV_URL`, backends memory / lmdb / redis. */
 import { KvService } from "../../../gen/mikcar/kv/v1/kv_pb.js";
 import { kvRoutes } from "../../rest/kv.js";
-import type { ServiceModule } from "../module.js";
+import { serviceInstance, type ServiceModule } from "../module.js";
 import type { KvBackend } from "./backend.js";
 import { KV_SCHEMES, openKvBackend } from "./registry.js";
 import { createKvService } from "./service.js";
 
 export function kvInstance(backend: KvBackend) {
   const impl = createKvService(backend);
-  return {
-    backend: backend.name,
-    desc: KvService,
-    impl,
-    rest: kvRoutes(impl),
-    healthy: async () => {
-      await backend.ping();
-      return true;
-    },
-    close: () => backend.close(),
-  };
+  return serviceInstance(KvService, impl, kvRoutes(impl), backend);
 }
 
 export const kvModule: ServiceModule = {

@@ -2,7 +2,7 @@
 import { QueueService } from "../../../gen/mikcar/queue/v1/queue_pb.js";
 import type { Logger } from "../../log.js";
 import { queueRoutes } from "../../rest/queue.js";
-import type { ServiceInstance, ServiceModule } from "../module.js";
+import { serviceInstance, type ServiceInstance, type ServiceModule } from "../module.js";
 import type { QueueBackend } from "./backend.js";
 import { openQueueBackend, QUEUE_SCHEMES } from "./registry.js";
 import { createQueueService } from "./service.js";
@@ -13,17 +13,7 @@ export const DEFAULT_MAX_TOPIC_LENGTH = 100_000;
 /** A service instance over a backend you opened yourself (library use and tests). */
 export function queueInstance(backend: QueueBackend, opts: { requestTimeoutMs: number; log?: Logger }): ServiceInstance {
   const impl = createQueueService(backend, opts);
-  return {
-    backend: backend.name,
-    desc: QueueService,
-    impl,
-    rest: queueRoutes(impl),
-    healthy: async () => {
-      await backend.ping();
-      return true;
-    },
-    close: () => backend.close(),
-  };
+  return serviceInstance(QueueService, impl, queueRoutes(impl), backend);
 }
 
 function positiveInt(v: string | boolean | undefined, fallback: number, flag: string): number {

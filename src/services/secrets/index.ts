@@ -1,7 +1,7 @@
 /** The secrets service as a sidecar module: `--secrets`, `SECRETS_URL`, `--secrets-cache-ttl`. */
 import { SecretsService } from "../../../gen/mikcar/secrets/v1/secrets_pb.js";
 import { secretsRoutes } from "../../rest/secrets.js";
-import type { ServiceInstance, ServiceModule } from "../module.js";
+import { serviceInstance, type ServiceInstance, type ServiceModule } from "../module.js";
 import type { SecretsBackend } from "./backend.js";
 import { SecretCache } from "./cache.js";
 import { openSecretsBackend, SECRETS_SCHEMES } from "./registry.js";
@@ -15,20 +15,7 @@ export interface SecretsInstanceOptions {
 export function secretsInstance(backend: SecretsBackend, opts: SecretsInstanceOptions = {}): ServiceInstance {
   const cache = opts.cacheTtlMs ? new SecretCache({ ttlMs: opts.cacheTtlMs }) : undefined;
   const impl = createSecretsService(backend, cache);
-  return {
-    backend: backend.name,
-    desc: SecretsService,
-    impl,
-    rest: secretsRoutes(impl),
-    healthy: async () => {
-      await backend.ping();
-      return true;
-    },
-    close: async () => {
-      cache?.clear();
-      await backend.close();
-    },
-  };
+  return serviceInstance(SecretsService, impl, secretsRoutes(impl), backend, () => cache?.clear());
 }
 
 export const secretsModule: ServiceModule = {

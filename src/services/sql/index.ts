@@ -4,7 +4,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { SqlService } from "../../../gen/mikcar/sql/v1/sql_pb.js";
 import type { Logger } from "../../log.js";
 import { sqlRoutes } from "../../rest/sql.js";
-import type { ServiceInstance, ServiceModule, ServiceOption } from "../module.js";
+import { serviceInstance, type ServiceInstance, type ServiceModule, type ServiceOption } from "../module.js";
 import { auditBackend } from "./audit.js";
 import type { SqlBackend } from "./backend.js";
 import { SQL_SCHEMES, openSqlBackend } from "./registry.js";
@@ -70,20 +70,7 @@ export function sqlInstance(backend: SqlBackend, log: Logger, settings: SqlSetti
   const audited = auditBackend(backend, log);
   const scripts = new ScriptPool(settings.scripts, settings.scriptWorkers);
   const impl = createSqlService(audited, scripts);
-  return {
-    backend: backend.name,
-    desc: SqlService,
-    impl,
-    rest: sqlRoutes(impl),
-    healthy: async () => {
-      await backend.ping();
-      return true;
-    },
-    close: async () => {
-      await scripts.close();
-      await backend.close();
-    },
-  };
+  return { ...serviceInstance(SqlService, impl, sqlRoutes(impl), backend, () => scripts.close()), impl };
 }
 
 export const sqlModule: ServiceModule = {

@@ -2,7 +2,7 @@
 import { StorageService } from "../../../gen/mikcar/storage/v1/storage_pb.js";
 import { storageRoutes } from "../../rest/storage.js";
 import { parseSeconds, parseSize } from "../../shared/size.js";
-import type { ServiceInstance, ServiceModule } from "../module.js";
+import { serviceInstance, type ServiceInstance, type ServiceModule } from "../module.js";
 import type { StorageBackend } from "./backend.js";
 import { openStorageBackend, STORAGE_SCHEMES } from "./registry.js";
 import { createStorageService, type StorageServiceOptions } from "./service.js";
@@ -12,17 +12,7 @@ export const DEFAULT_MAX_OBJECT_SIZE = "5GiB";
 /** A storage service instance over a backend you opened yourself. */
 export function storageInstance(backend: StorageBackend, opts: StorageServiceOptions): ServiceInstance {
   const impl = createStorageService(backend, opts);
-  return {
-    backend: backend.name,
-    desc: StorageService,
-    impl,
-    rest: storageRoutes(impl),
-    healthy: async () => {
-      await backend.ping();
-      return true;
-    },
-    close: () => backend.close(),
-  };
+  return serviceInstance(StorageService, impl, storageRoutes(impl), backend);
 }
 
 export const storageModule: ServiceModule = {
