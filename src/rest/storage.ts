@@ -20,7 +20,9 @@ export function parseRange(header: string | undefined): pb.ByteRange | undefined
   if (!match) return undefined;
   const [, a, b] = match;
   if (a === "" && b === "") return undefined;
-  if (a === "") return create(pb.ByteRangeSchema, { suffixLength: BigInt(b!) });
+  // "-0" selects no bytes, so it is unsatisfiable (RFC 9110 14.1.1); suffix_length 0 would mean "no suffix", so
+  // ask for a start past any object instead, which the service answers with 416 and the object's size.
+  if (a === "") return create(pb.ByteRangeSchema, BigInt(b!) === 0n ? { start: (1n << 63n) - 1n } : { suffixLength: BigInt(b!) });
   if (b !== "" && BigInt(b!) < BigInt(a!)) return undefined;
   return create(pb.ByteRangeSchema, { start: BigInt(a!), end: b === "" ? undefined : BigInt(b!) });
 }

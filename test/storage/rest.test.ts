@@ -81,6 +81,9 @@ describe("storage REST", () => {
     expect(r.status).toBe(416);
     expect(r.headers["content-range"]).toBe("bytes */10");
     expect(json(r)).toMatchObject({ code: "RANGE_NOT_SATISFIABLE", status: 416 });
+    // A zero-length suffix selects nothing (RFC 9110 14.1.1), so it is unsatisfiable, not the whole object.
+    r = await req("GET", "/object/r.bin", { headers: { range: "bytes=-0" } });
+    expect([r.status, r.headers["content-range"]]).toEqual([416, "bytes */10"]);
     r = await req("GET", "/object/r.bin", { headers: { range: "bytes=0-1,4-5" } }); // several ranges: ignored
     expect([r.status, r.body.toString()]).toEqual([200, "0123456789"]);
     const etag = r.headers.etag!;
