@@ -147,6 +147,19 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       await expectCode(list("/"), Code.InvalidArgument, "Absolute paths not allowed");
     });
 
+    it("refuses a content type that cannot be sent back as an HTTP header", async () => {
+      const p = `${t.ns()}/ct`;
+      for (const bad of ["text/plain\r\nx-evil: 1", "t\u00ebxt/plain", "a\u0000b", "x/" + "y".repeat(1100)]) {
+        await expectCode(put(p, "x", bad), Code.InvalidArgument, "content_type");
+      }
+      async function* upload() {
+        yield create(pb.UploadRequestSchema, { part: { case: "metadata", value: { path: p, contentType: "a\nb" } } });
+      }
+      await expectCode(t.impl.upload(upload(), ctx("upload")), Code.InvalidArgument, "metadata.content_type");
+      await expectCode(head(p), Code.NotFound);
+      expect((await put(p, "x", 'text/plain; charset="utf-8"')).info?.contentType).toBe('text/plain; charset="utf-8"');
+    });
+
     it("lists recursively in byte order with segment-based prefixes", async () => {
       const ns = t.ns();
       const names = ["a/1", "a/b/2", "a/b/c/3", "ab/4", "a.txt", "b", "a-z/5"];

@@ -57,6 +57,17 @@ export function resolveRange(range: pb.ByteRange | undefined, size: number): [nu
   return [start, end];
 }
 
+const MAX_CONTENT_TYPE = 1024;
+
+/**
+ * The content type is sent back as a response header on every GET and HEAD: one Node refuses to write (CR, LF,
+ * other controls; non-ASCII, which it would mangle as Latin-1) would turn every read of the object into a 500.
+ */
+function checkContentType(value: string, field: string): void {
+  if (value.length > MAX_CONTENT_TYPE) throw sidecarError("BAD_REQUEST", `${field} is longer than ${MAX_CONTENT_TYPE} characters`);
+  if (/[^\t\x20-\x7e]/.test(value)) throw sidecarError("BAD_REQUEST", `${field} must be printable ASCII (it is sent back as a header)`);
+}
+
 function notFound(path: string) {
   return sidecarError("NOT_FOUND", `object not found: ${path}`);
 }
@@ -100,6 +111,7 @@ export function createStorageService(backend: StorageBackend, opts: StorageServi
 
     async put(req, ctx) {
       checkPath(req.path);
+      checkContentType(req.contentType, "content_type");
       if (req.data.length > opts.maxObjectBytes) throw tooLarge(opts.maxObjectBytes);
       const meta = await backend.write(req.path, single(req.data), { contentType: req.contentType, signal: ctx.signal });
       return { info: objectInfo(meta) };
@@ -155,6 +167,7 @@ export function createStorageService(backend: StorageBackend, opts: StorageServi
       }
       const md = first.value.part.value;
       checkPath(md.path, "metadata.path");
+      checkContentType(md.contentType, "metadata.content_type");
       if (md.size !== undefined && md.size < 0n) throw sidecarError("BAD_REQUEST", "metadata.size must not be negative");
       if (md.size !== undefined && md.size > BigInt(opts.maxObjectBytes)) throw tooLarge(opts.maxObjectBytes);
       const chunks: AsyncIterator<Uint8Array> = {
