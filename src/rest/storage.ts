@@ -7,6 +7,8 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import * as pb from "../../gen/mikcar/storage/v1/storage_pb.js";
 import { ErrorKinds, SidecarError, sidecarError, toEnvelope } from "../errors.js";
+import { checkPath } from "../services/storage/paths.js";
+import { checkContentType } from "../services/storage/service.js";
 import { jsonObject } from "./params.js";
 import { queryInt } from "./params.js";
 import type { RestRequest, RestResponse, RestRoute } from "./route.js";
@@ -129,6 +131,9 @@ export function storageRoutes(storage: ServiceImpl<typeof pb.StorageService>): R
       untimed: true,
       async handle(r) {
         const path = r.params["*"] ?? "";
+        // Checked here too so that messages name what a REST caller sent, not the RPC's metadata fields.
+        checkPath(path);
+        checkContentType(header(r, "content-type"), "content-type header");
         const { info } = await storage.upload(uploadMessages(r, path), r.context(m.upload));
         return { status: 201, headers: { etag: info?.etag ?? "" }, json: { path, status: "created" } };
       },

@@ -124,6 +124,14 @@ describe("storage REST", () => {
     expect(readdirSync(parent)).toEqual(["root"]);
   });
 
+  it("names what the REST caller sent in PUT errors: the path and the Content-Type header", async () => {
+    let r = await req("PUT", "/object/a//b", { body: "x" });
+    expect(json(r)).toMatchObject({ status: 400, error: 'path must not contain empty or "." segments' });
+    r = await req("PUT", "/object/ok", { body: "x", headers: { "content-type": Buffer.from("t\u00ebxt/plain", "latin1").toString("latin1") } });
+    expect(json(r)).toMatchObject({ status: 400, error: expect.stringMatching(/^content-type header /) });
+    expect((await req("HEAD", "/object/ok")).status).toBe(404);
+  });
+
   it("refuses an upload over --storage-max-object-size, declared or streamed, leaving nothing", async () => {
     let r = await req("PUT", "/object/big", { body: Buffer.alloc(1024 * 1024 + 1) });
     expect(r.status).toBe(413);

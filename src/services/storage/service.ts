@@ -63,7 +63,7 @@ const MAX_CONTENT_TYPE = 1024;
  * The content type is sent back as a response header on every GET and HEAD: one Node refuses to write (CR, LF,
  * other controls; non-ASCII, which it would mangle as Latin-1) would turn every read of the object into a 500.
  */
-function checkContentType(value: string, field: string): void {
+export function checkContentType(value: string, field: string): void {
   if (value.length > MAX_CONTENT_TYPE) throw sidecarError("BAD_REQUEST", `${field} is longer than ${MAX_CONTENT_TYPE} characters`);
   if (/[^\t\x20-\x7e]/.test(value)) throw sidecarError("BAD_REQUEST", `${field} must be printable ASCII (it is sent back as a header)`);
 }
