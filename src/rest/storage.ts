@@ -8,7 +8,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import * as pb from "../../gen/mikcar/storage/v1/storage_pb.js";
 import { ErrorKinds, SidecarError, sidecarError, toEnvelope } from "../errors.js";
 import { checkPath } from "../services/storage/paths.js";
-import { checkContentType } from "../services/storage/service.js";
+import { checkContentType, etagMatches } from "../services/storage/service.js";
 import { jsonObject } from "./params.js";
 import { queryInt } from "./params.js";
 import type { RestRequest, RestResponse, RestRoute } from "./route.js";
@@ -114,6 +114,11 @@ export function storageRoutes(storage: ServiceImpl<typeof pb.StorageService>): R
       body: "none",
       async handle(r) {
         const { info } = await storage.head(create(pb.HeadRequestSchema, { path: r.params["*"] ?? "" }), r.context(m.head));
+        const inm = header(r, "if-none-match");
+        if (inm !== "" && etagMatches(inm, info?.etag ?? "")) {
+          const { "content-type": _, ...headers } = objectHeaders(info);
+          return { status: 304, headers };
+        }
         return {
           headers: {
             ...objectHeaders(info),

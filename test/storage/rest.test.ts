@@ -93,6 +93,11 @@ describe("storage REST", () => {
     expect(r.headers.etag).toBe(etag);
     r = await req("GET", "/object/r.bin", { headers: { "if-none-match": '"nope"' } });
     expect(r.status).toBe(200);
+    // HEAD answers conditionals like GET (RFC 9110 13.1.2), so a cache can revalidate with HEAD.
+    r = await req("HEAD", "/object/r.bin", { headers: { "if-none-match": `W/${etag}` } });
+    expect([r.status, r.headers.etag]).toEqual([304, etag]);
+    r = await req("HEAD", "/object/r.bin", { headers: { "if-none-match": '"nope"' } });
+    expect([r.status, r.headers["x-object-size"]]).toEqual([200, "10"]);
   });
 
   it("refuses traversal in every encoding, and writes nothing outside the root", async () => {
