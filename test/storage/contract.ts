@@ -210,6 +210,18 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       await expectCode(t.impl.copy(create(pb.CopyRequestSchema, { source: `${ns}/src`, destination: "../x" }), ctx("copy")), Code.InvalidArgument, "traversal");
     });
 
+    it("copies and moves an object onto itself as a no-op", async () => {
+      const p = `${t.ns()}/self`;
+      await put(p, "same", "text/plain");
+      const c = await t.impl.copy(create(pb.CopyRequestSchema, { source: p, destination: p }), ctx("copy"));
+      expect(c.info).toMatchObject({ path: p, size: 4n, contentType: "text/plain" });
+      const mv = await t.impl.move(create(pb.MoveRequestSchema, { source: p, destination: p }), ctx("move"));
+      expect(mv.info).toMatchObject({ path: p, size: 4n, contentType: "text/plain" });
+      expect(Buffer.from((await get(p)).data!).toString()).toBe("same");
+      await expectCode(t.impl.copy(create(pb.CopyRequestSchema, { source: `${p}-none`, destination: `${p}-none` }), ctx("copy")), Code.NotFound);
+      await expectCode(t.impl.move(create(pb.MoveRequestSchema, { source: `${p}-none`, destination: `${p}-none` }), ctx("move")), Code.NotFound);
+    });
+
     it.skipIf(quirks.noNestedObjects)("holds an object and objects under its path side by side", async () => {
       const ns = t.ns();
       await put(`${ns}/a`, "1");

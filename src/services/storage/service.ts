@@ -80,6 +80,8 @@ export function createStorageService(backend: StorageBackend, opts: StorageServi
   async function copyObject(source: string, destination: string): Promise<ObjectMeta> {
     checkPath(source, "source");
     checkPath(destination, "destination");
+    // S3 refuses a copy onto itself (InvalidRequest) and the streamed copy would rewrite it for nothing.
+    if (source === destination) return (await backend.head(source)) ?? Promise.reject(notFound(source));
     if (backend.copy) return (await backend.copy(source, destination)) ?? Promise.reject(notFound(source));
     const reader = await backend.open(source);
     if (!reader) throw notFound(source);
