@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { sidecarError } from "../../../errors.js";
 import { MemorySecrets, type StoredSecret } from "./memory.js";
 
 export class FileSecrets extends MemorySecrets {
@@ -30,12 +31,19 @@ export class FileSecrets extends MemorySecrets {
     let chain = Promise.resolve();
     const save = (state: Record<string, StoredSecret>) => {
       const text = JSON.stringify(state, null, 2) + "\n";
-      chain = chain.then(async () => {
-        const tmp = `${path}.${process.pid}.tmp`;
-        await writeFile(tmp, text, { mode: 0o600 });
-        await chmod(tmp, 0o600);
-        await rename(tmp, path);
-      });
+      // A failed save must not fail every later one: each starts after the previous, whatever its outcome.
+      chain = chain
+        .catch(() => {})
+        .then(async () => {
+          const tmp = `${path}.${process.pid}.tmp`;
+          await writeFile(tmp, text, { mode: 0o600 });
+          await chmod(tmp, 0o600);
+          await rename(tmp, path);
+        })
+        .catch((err: NodeJS.ErrnoException) => {
+          // The path stays out of the message; the code says enough (ENOSPC, EACCES, …).
+          throw sidecarError("UNAVAILABLE", `the secrets file could not be written (${err.code ?? "error"})`);
+        });
       return chain;
     };
     return new FileSecrets(initial, save);

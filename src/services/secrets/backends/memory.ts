@@ -30,8 +30,15 @@ export class MemorySecrets implements SecretsBackend {
     this.onChange = opts.onChange;
   }
 
-  private async changed() {
-    await this.onChange?.(Object.fromEntries(this.map));
+  /** Saves the new state; if that fails, puts `name` back as it was (`prev`), so memory and file agree. */
+  private async changed(name: string, prev: StoredSecret | undefined) {
+    try {
+      await this.onChange?.(Object.fromEntries(this.map));
+    } catch (err) {
+      if (prev) this.map.set(name, prev);
+      else this.map.delete(name);
+      throw err;
+    }
   }
 
   async get(name: string, version: string): Promise<SecretRecord | undefined> {
@@ -47,22 +54,25 @@ export class MemorySecrets implements SecretsBackend {
     if (this.map.has(name)) throw secretExists(name);
     const at = this.now().toISOString();
     this.map.set(name, { createdAt: at, labels: { ...labels }, versions: [{ value, createdAt: at }] });
-    await this.changed();
+    await this.changed(name, undefined);
     return "1";
   }
 
   async update(name: string, value: string) {
     const s = this.map.get(name);
     if (!s) throw secretNotFound(name);
-    s.versions.push({ value, createdAt: this.now().toISOString() });
-    await this.changed();
-    return String(s.versions.length);
+    const next = { ...s, versions: [...s.versions, { value, createdAt: this.now().toISOString() }] };
+    this.map.set(name, next);
+    await this.changed(name, s);
+    return String(next.versions.length);
   }
 
   async delete(name: string) {
-    const existed = this.map.delete(name);
-    if (existed) await this.changed();
-    return existed;
+    const prev = this.map.get(name);
+    if (!prev) return false;
+    this.map.delete(name);
+    await this.changed(name, prev);
+    return true;
   }
 
   async exists(name: string) {
