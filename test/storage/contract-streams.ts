@@ -66,6 +66,8 @@ export function describeStreamContract(t: ContractTarget) {
     d = await download(p, { range: { suffixLength: 5000n } });
     expect(d.body.equals(data)).toBe(true);
     await expectCode(download(p, { range: { start: 1000n } }), Code.OutOfRange, "1000 bytes");
+    await expectCode(download(p, { range: { suffixLength: -5n } }), Code.InvalidArgument, "range.suffix_length");
+    await expectCode(download(p, { range: { start: -5n } }), Code.InvalidArgument, "range.start");
     await expectCode(download(`${p}-missing`), Code.NotFound);
   });
 

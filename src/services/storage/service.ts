@@ -43,6 +43,9 @@ export function etagMatches(ifNoneMatch: string, etag: string): boolean {
 /** [start, end) of `range` within an object of `size` bytes; RANGE_NOT_SATISFIABLE when it selects nothing. */
 export function resolveRange(range: pb.ByteRange | undefined, size: number): [number, number] {
   if (!range) return [0, size];
+  // Negative values can only come from RPC callers; silently serving the whole object would hide their bug.
+  if (range.suffixLength < 0n) throw sidecarError("BAD_REQUEST", "range.suffix_length must not be negative");
+  if (range.start < 0n) throw sidecarError("BAD_REQUEST", "range.start must not be negative");
   const unsatisfiable = () =>
     sidecarError("RANGE_NOT_SATISFIABLE", `range not satisfiable for an object of ${size} bytes`, { size });
   if (range.suffixLength > 0n) {
@@ -51,7 +54,7 @@ export function resolveRange(range: pb.ByteRange | undefined, size: number): [nu
     return [size - n, size];
   }
   const start = Number(range.start);
-  if (start < 0 || start >= size) throw unsatisfiable();
+  if (start >= size) throw unsatisfiable();
   if (range.end !== undefined && range.end < range.start) throw sidecarError("BAD_REQUEST", "range end is before its start");
   const end = range.end === undefined ? size : Math.min(size, Number(range.end) + 1);
   return [start, end];
