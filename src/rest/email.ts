@@ -91,7 +91,8 @@ export function emailRoutes(svc: ServiceImpl<typeof pb.EmailService>): RestRoute
         const results = parsed.map((p) => {
           if (!("$typeName" in p)) return { success: false, error: p.error };
           const x = res.results[k++]!;
-          return x.success ? { success: true, message_id: x.messageId } : { success: false, error: x.error };
+          if (!x.success) return { success: false, error: x.error };
+          return { success: true, message_id: x.messageId, ...(x.rejected.length ? { rejected: x.rejected } : {}) };
         });
         const sent = results.filter((x) => x.success).length;
         return { json: { failed: results.length - sent, results, sent } };

@@ -145,6 +145,12 @@ export function describeEmailContract(name: string, open: () => Promise<EmailTar
         expect(res.rejected).toEqual(["no@refused.example"]);
         expect(last().envelopeTo).toEqual(["ok@example.com"]);
       });
+
+      it("reports the refused recipients of a batch item that was still sent", async () => {
+        const emails = [email({ subject: "partial batch", to: ["ok@example.com", "no@refused.example"] })];
+        const res = create(pb.SendBatchResponseSchema, await svc.sendBatch(create(pb.SendBatchRequestSchema, { emails }), ctx()));
+        expect(res.results[0]).toMatchObject({ success: true, rejected: ["no@refused.example"] });
+      });
     }
   });
 }

@@ -46,7 +46,7 @@ export function createEmailService(backend: EmailBackend, opts: EmailServiceOpti
       const results = await mapBounded(req.emails, concurrency, async (e): Promise<SendResult> => {
         try {
           const r = await backend.send(checkEmail(e));
-          return create(SendResultSchema, { success: true, messageId: r.messageId });
+          return create(SendResultSchema, { success: true, messageId: r.messageId, rejected: r.rejected });
         } catch (err) {
           const env = toEnvelope(err);
           return create(SendResultSchema, { success: false, error: env.error, code: env.code });
