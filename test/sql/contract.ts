@@ -105,6 +105,21 @@ export function describeSqlContract(name: string, open: (s: Partial<SqlSettings>
         expect(dup).toMatchObject({ code: "SQL_ERROR", status: 409, sqlstate: "23505" });
       });
 
+      it("refuses transaction control, so no transaction is left open or ended early", async () => {
+        for (const s of ["BEGIN", " /* c */ begin", "COMMIT", "ROLLBACK"]) {
+          expect(await failure(exec(s))).toMatchObject({ code: "SQL_ERROR", status: 400 });
+        }
+        const err = await failure(
+          batch([
+            ["INSERT INTO items (id, name) VALUES ($1, $2)", [41, "c"]],
+            ["COMMIT"],
+            ["INSERT INTO items (id, name) VALUES ($1, $2)", [41, "dup"]],
+          ]),
+        );
+        expect(err).toMatchObject({ status: 400, statement: 1 });
+        expect(await query("SELECT id FROM items WHERE id = 41")).toEqual([]);
+      });
+
       it("refuses an empty statement naming the field", async () => {
         expect(await failure(query("  "))).toMatchObject({ status: 400, error: "sql must not be empty" });
       });

@@ -6,7 +6,7 @@
  */
 import pg from "pg";
 import { SidecarError, sidecarError } from "../../../errors.js";
-import { READONLY_REFUSED, leadingKeyword } from "../audit.js";
+import { READONLY_REFUSED, TRANSACTION_CONTROL, TRANSACTION_CONTROL_MESSAGE, leadingKeyword } from "../audit.js";
 import { taggedText, type SqlBackend, type SqlBackendOptions, type SqlResult, type SqlTx, type SqlValue, type TransactionOptions } from "../backend.js";
 import { converterFor } from "./postgres-types.js";
 
@@ -52,7 +52,15 @@ export class PostgresSql implements SqlBackend {
 
   async run(sql: string, params: readonly SqlValue[]): Promise<SqlResult> {
     if (this.opts.readonly) return this.transaction((tx) => tx.run(sql, params));
-    return this.withClient((c) => this.exec(c, sql, params));
+    return this.withClient(async (c, markBroken) => {
+      const r = await this.exec(c, sql, params);
+      // Whatever slipped past the keyword check, a connection inside a transaction never goes back to the pool.
+      if (c.getTransactionStatus() !== "I") {
+        markBroken();
+        throw sidecarError("SQL_ERROR", TRANSACTION_CONTROL_MESSAGE);
+      }
+      return r;
+    });
   }
 
   async transaction<T>(fn: (tx: SqlTx) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
@@ -88,6 +96,7 @@ export class PostgresSql implements SqlBackend {
     if (this.opts.readonly && READONLY_REFUSED.has(leadingKeyword(sql))) {
       throw sidecarError("FORBIDDEN", `read-only mode: ${leadingKeyword(sql).toUpperCase()} statements are not allowed`);
     }
+    if (TRANSACTION_CONTROL.has(leadingKeyword(sql))) throw sidecarError("SQL_ERROR", TRANSACTION_CONTROL_MESSAGE);
     try {
       const res = await c.query({
         text: sql,
