@@ -93,7 +93,10 @@ export class SqliteSql implements SqlBackend {
       const cols = stmt.columns();
       const decl = cols.map((c) => (c.type ?? "").toUpperCase());
       const rows = (stmt.raw(true).all(...bind) as unknown[][]).map((r) => r.map((v, i) => fromSqlite(v, decl[i]!)));
-      return { columns: cols.map((c) => c.name), rows, rowsAffected: 0 };
+      // A writing statement with RETURNING is a reader too; its changes still count (changes() is only
+      // meaningful after a write, so a plain SELECT reports 0).
+      const rowsAffected = stmt.readonly ? 0 : Number(this.prepare("SELECT changes()").pluck().get());
+      return { columns: cols.map((c) => c.name), rows, rowsAffected };
     } catch (err) {
       throw mapSqliteError(err);
     }
