@@ -129,6 +129,10 @@ export function describeSqlContract(name: string, open: (s: Partial<SqlSettings>
         expect(await query("SELECT id FROM items WHERE id = 41")).toEqual([]);
       });
 
+      it("binds a whole number beyond 2^53 sent as a double as a double", async () => {
+        expect(await query("SELECT CAST($1 AS REAL) AS x", [1e20])).toEqual([{ x: 1e20 }]);
+      });
+
       it("refuses an empty statement naming the field", async () => {
         expect(await failure(query("  "))).toMatchObject({ status: 400, error: "sql must not be empty" });
       });
