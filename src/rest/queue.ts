@@ -6,7 +6,7 @@ import { create, type DescMethod } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import * as pb from "../../gen/mikcar/queue/v1/queue_pb.js";
 import { sidecarError } from "../errors.js";
-import { responseWritten } from "../services/queue/service.js";
+import { MAX_VISIBILITY_SECONDS, responseWritten } from "../services/queue/service.js";
 import { queryInt } from "./params.js";
 import type { RestRequest, RestResponse, RestRoute } from "./route.js";
 
@@ -26,7 +26,7 @@ function ackMode(r: RestRequest): pb.AckMode {
   throw sidecarError("BAD_REQUEST", `query parameter ack must be "auto" or "manual", got ${str(v)}`);
 }
 
-const secondsParam = (r: RestRequest, name: string) => Number(queryInt(r.query, name, 0n, { min: 0n, max: 86_400n }));
+const secondsParam = (r: RestRequest, name: string, max = 86_400) => Number(queryInt(r.query, name, 0n, { min: 0n, max: BigInt(max) }));
 
 /**
  * Runs a delivering call with a context that learns when the response was written, so auto-ack deliveries are
@@ -68,7 +68,7 @@ export function queueRoutes(q: ServiceImpl<typeof pb.QueueService>): RestRoute[]
             queue: r.params.queue,
             timeoutSeconds: secondsParam(r, "timeout"),
             ackMode: ackMode(r),
-            visibilitySeconds: secondsParam(r, "visibility"),
+            visibilitySeconds: secondsParam(r, "visibility", MAX_VISIBILITY_SECONDS),
           });
           const res = await q.pop(req, ctx);
           return `{"message":${res.message ? messageJson(res.message) : "null"},"queue":${str(r.params.queue)}}`;
@@ -96,7 +96,7 @@ export function queueRoutes(q: ServiceImpl<typeof pb.QueueService>): RestRoute[]
             timeoutSeconds: secondsParam(r, "timeout"),
             maxMessages: Number(queryInt(r.query, "max_messages", 10n, { min: 1n, max: 1000n })),
             ackMode: ackMode(r),
-            visibilitySeconds: secondsParam(r, "visibility"),
+            visibilitySeconds: secondsParam(r, "visibility", MAX_VISIBILITY_SECONDS),
           });
           const res = await q.subscribe(req, ctx);
           const messages = res.messages ?? [];

@@ -117,6 +117,10 @@ describe("queue REST", () => {
     expect((await json(r)).error).toMatch(/max_messages/);
     r = await call("/pop/x?timeout=soon");
     expect((await json(r)).error).toMatch(/timeout/);
+    // Within the REST range but over the service's cap: the message names the query parameter that was sent.
+    r = await call("/pop/x?visibility=50000");
+    expect(r.status).toBe(400);
+    expect((await json(r)).error).toMatch(/^query parameter visibility must be at most 43200/);
     r = await call("/pop/a%20b");
     expect(r.status).toBe(400);
     expect((await json(r)).error).toMatch(/queue must not contain/);

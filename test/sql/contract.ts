@@ -105,6 +105,34 @@ export function describeSqlContract(name: string, open: (s: Partial<SqlSettings>
         expect(dup).toMatchObject({ code: "SQL_ERROR", status: 409, sqlstate: "23505" });
       });
 
+      it("counts the rows changed by a statement with RETURNING", async () => {
+        expect(await exec("INSERT INTO items (id, name) VALUES ($1, $2) RETURNING id", [40, "r"])).toBe(1n);
+        const r = await batch([
+          ["UPDATE items SET qty = 7 WHERE id = $1 RETURNING id", [40]],
+          ["DELETE FROM items WHERE id = $1 RETURNING id", [40]],
+        ]);
+        expect(r).toMatchObject({ totalRowsAffected: 2n, rowsAffected: [1n, 1n] });
+      });
+
+      it("refuses transaction control, so no transaction is left open or ended early", async () => {
+        for (const s of ["BEGIN", " /* c */ begin", "COMMIT", "ROLLBACK"]) {
+          expect(await failure(exec(s))).toMatchObject({ code: "SQL_ERROR", status: 400 });
+        }
+        const err = await failure(
+          batch([
+            ["INSERT INTO items (id, name) VALUES ($1, $2)", [41, "c"]],
+            ["COMMIT"],
+            ["INSERT INTO items (id, name) VALUES ($1, $2)", [41, "dup"]],
+          ]),
+        );
+        expect(err).toMatchObject({ status: 400, statement: 1 });
+        expect(await query("SELECT id FROM items WHERE id = 41")).toEqual([]);
+      });
+
+      it("binds a whole number beyond 2^53 sent as a double as a double", async () => {
+        expect(await query("SELECT CAST($1 AS REAL) AS x", [1e20])).toEqual([{ x: 1e20 }]);
+      });
+
       it("refuses an empty statement naming the field", async () => {
         expect(await failure(query("  "))).toMatchObject({ status: 400, error: "sql must not be empty" });
       });

@@ -14,7 +14,7 @@ export const MAX_NAME_BYTES = 200;
 export const DEFAULT_MAX_MESSAGES = 10;
 export const MAX_MESSAGES = 1000;
 export const DEFAULT_VISIBILITY_SECONDS = 30;
-const MAX_VISIBILITY_SECONDS = 12 * 3600;
+export const MAX_VISIBILITY_SECONDS = 12 * 3600;
 /** A Stream with nothing to deliver re-checks the backend this often (wake-ups normally come sooner). */
 const STREAM_POLL_MS = 30_000;
 

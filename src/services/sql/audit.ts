@@ -42,6 +42,15 @@ export function leadingKeyword(sql: string): string {
  */
 export const READONLY_REFUSED = new Set(["begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "prepare", "set", "reset", "discard"]);
 
+/**
+ * Keywords that begin, end or split a transaction. Refused in every caller's statement: outside a transaction
+ * a BEGIN would leave the connection (a pooled one, or SQLite's only one) inside a transaction that never
+ * commits, and inside a batch or script a COMMIT would commit half of it.
+ */
+export const TRANSACTION_CONTROL = new Set(["begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release"]);
+
+export const TRANSACTION_CONTROL_MESSAGE = "transaction control statements are not allowed; use /sql/batch or /sql/script";
+
 /** Wraps a backend so that every statement, in or out of a transaction, writes one audit line. */
 export function auditBackend(backend: SqlBackend, log: Logger): SqlBackend {
   const audited = async (sql: string, run: () => Promise<SqlResult>, scope: string): Promise<SqlResult> => {

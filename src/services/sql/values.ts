@@ -69,7 +69,7 @@ export function jsonOfValue(v: SqlValue): unknown {
 }
 
 /**
- * A parameter from JSON: integers (number or bigint) bind as integers, other numbers as doubles, objects and
+ * A parameter from JSON: integers (bigint, or a number within 2^53) bind as integers, other numbers as doubles, objects and
  * arrays as JSON text. `field` names the parameter in errors.
  */
 export function valueOfJson(v: unknown, field: string): SqlValue {
@@ -79,7 +79,9 @@ export function valueOfJson(v: unknown, field: string): SqlValue {
     case "string":
       return v;
     case "number":
-      return Number.isInteger(v) ? BigInt(v) : v;
+      // An integer past 2^53 that arrived as a JS number was written as a double (1e20, 1.0e19): a bigint from it
+      // would be a made-up exact value, and too big for a 64-bit column anyway.
+      return Number.isSafeInteger(v) ? BigInt(v) : v;
     case "object":
       return v === null ? null : { json: stringifyExact(v) };
   }

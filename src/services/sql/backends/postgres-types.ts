@@ -81,7 +81,17 @@ export function converterFor(oid: number): Convert {
   if (scalar) return scalar;
   const element = arrays.get(oid);
   if (!element) return text;
-  return (t) => ({ json: stringifyExact(mapNested(parseArray(t), (e) => jsonOfValue(element(e)))) });
+  return arrayOf(element);
+}
+
+/** Whether `converterFor` knows the type; other types (enums, their arrays, extensions) are looked up. */
+export function isBuiltin(oid: number): boolean {
+  return scalars.has(oid) || arrays.has(oid);
+}
+
+/** The converter of an array type whose element type and delimiter were read from pg_type. */
+export function arrayOf(element: Convert, delimiter = ","): Convert {
+  return (t) => ({ json: stringifyExact(mapNested(parseArray(t, delimiter), (e) => jsonOfValue(element(e)))) });
 }
 
 type Nested = Array<string | null | Nested>;
@@ -91,7 +101,7 @@ function mapNested(a: Nested, f: (s: string) => unknown): unknown[] {
 }
 
 /** Parses a Postgres array literal such as `{1,NULL,"a \"b\""}` or `{{1,2},{3,4}}` into nested strings. */
-export function parseArray(literal: string): Nested {
+export function parseArray(literal: string, delimiter = ","): Nested {
   // Arrays with non-default bounds print as `[0:1]={…}`; the bounds carry no values.
   let i = literal.startsWith("[") ? literal.indexOf("=") + 1 : 0;
   const parseLevel = (): Nested => {
@@ -113,7 +123,7 @@ export function parseArray(literal: string): Nested {
         out.push(s);
       } else {
         const start = i;
-        while (literal[i] !== "," && literal[i] !== "}") i++;
+        while (literal[i] !== delimiter && literal[i] !== "}") i++;
         const raw = literal.slice(start, i);
         out.push(raw === "NULL" ? null : raw);
       }

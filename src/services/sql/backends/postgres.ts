@@ -6,9 +6,9 @@
  */
 import pg from "pg";
 import { SidecarError, sidecarError } from "../../../errors.js";
-import { READONLY_REFUSED, leadingKeyword } from "../audit.js";
+import { READONLY_REFUSED, TRANSACTION_CONTROL, TRANSACTION_CONTROL_MESSAGE, leadingKeyword } from "../audit.js";
 import { taggedText, type SqlBackend, type SqlBackendOptions, type SqlResult, type SqlTx, type SqlValue, type TransactionOptions } from "../backend.js";
-import { converterFor } from "./postgres-types.js";
+import { arrayOf, converterFor, isBuiltin, type Convert } from "./postgres-types.js";
 
 // Leave every value as the text Postgres printed; postgres-types.ts converts by OID in one place.
 const RAW_TYPES = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
@@ -22,6 +22,8 @@ export class PostgresSql implements SqlBackend {
   private pool: pg.Pool;
   private config: pg.PoolConfig;
   private begin: string;
+  /** Converters for column types found in pg_type (enums, arrays of them, extension types), by OID. */
+  private types = new Map<number, Convert>();
 
   constructor(url: string, private opts: SqlBackendOptions) {
     const u = new URL(url);
@@ -52,7 +54,15 @@ export class PostgresSql implements SqlBackend {
 
   async run(sql: string, params: readonly SqlValue[]): Promise<SqlResult> {
     if (this.opts.readonly) return this.transaction((tx) => tx.run(sql, params));
-    return this.withClient((c) => this.exec(c, sql, params));
+    return this.withClient(async (c, markBroken) => {
+      const r = await this.exec(c, sql, params);
+      // Whatever slipped past the keyword check, a connection inside a transaction never goes back to the pool.
+      if (c.getTransactionStatus() !== "I") {
+        markBroken();
+        throw sidecarError("SQL_ERROR", TRANSACTION_CONTROL_MESSAGE);
+      }
+      return r;
+    });
   }
 
   async transaction<T>(fn: (tx: SqlTx) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
@@ -88,6 +98,7 @@ export class PostgresSql implements SqlBackend {
     if (this.opts.readonly && READONLY_REFUSED.has(leadingKeyword(sql))) {
       throw sidecarError("FORBIDDEN", `read-only mode: ${leadingKeyword(sql).toUpperCase()} statements are not allowed`);
     }
+    if (TRANSACTION_CONTROL.has(leadingKeyword(sql))) throw sidecarError("SQL_ERROR", TRANSACTION_CONTROL_MESSAGE);
     try {
       const res = await c.query({
         text: sql,
@@ -96,7 +107,8 @@ export class PostgresSql implements SqlBackend {
         queryMode: "extended",
       } as pg.QueryArrayConfig);
       const fields = res.fields ?? [];
-      const conv = fields.map((f) => converterFor(f.dataTypeID));
+      if (res.rows.length > 0) await this.learnTypes(c, fields.map((f) => f.dataTypeID));
+      const conv = fields.map((f) => this.types.get(f.dataTypeID) ?? converterFor(f.dataTypeID));
       return {
         columns: fields.map((f) => f.name),
         rows: (res.rows as Array<Array<string | null>>).map((r) => r.map((v, i) => (v === null ? null : conv[i]!(v)))),
@@ -104,6 +116,25 @@ export class PostgresSql implements SqlBackend {
       };
     } catch (err) {
       throw mapPgError(err);
+    }
+  }
+
+  /**
+   * Reads pg_type for column types that are not built in, so that arrays of enums and of other types come back
+   * as JSON arrays like built-in ones. Runs on the caller's connection (inside its transaction, if any: the
+   * statement before succeeded, so the transaction is usable) once per type.
+   */
+  private async learnTypes(c: pg.PoolClient, oids: number[]): Promise<void> {
+    const unknown = [...new Set(oids)].filter((o) => !isBuiltin(o) && !this.types.has(o));
+    if (unknown.length === 0) return;
+    const res = await c.query<{ oid: number; typelem: number; typdelim: string; typcategory: string }>({
+      text: "SELECT oid::int4 AS oid, typelem::int4 AS typelem, typdelim::text AS typdelim, typcategory::text AS typcategory FROM pg_type WHERE oid = ANY($1::oid[])",
+      values: [`{${unknown.join(",")}}`],
+    });
+    for (const oid of unknown) this.types.set(oid, converterFor(oid));
+    for (const r of res.rows) {
+      const oid = Number(r.oid);
+      if (r.typcategory === "A" && Number(r.typelem) !== 0) this.types.set(oid, arrayOf(converterFor(Number(r.typelem)), r.typdelim));
     }
   }
 

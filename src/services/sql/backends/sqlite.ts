@@ -8,6 +8,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { SidecarError, sidecarError } from "../../../errors.js";
+import { TRANSACTION_CONTROL, TRANSACTION_CONTROL_MESSAGE, leadingKeyword } from "../audit.js";
 import { taggedText, type SqlBackend, type SqlBackendOptions, type SqlResult, type SqlTx, type SqlValue } from "../backend.js";
 
 const STATEMENT_CACHE = 256;
@@ -37,7 +38,15 @@ export class SqliteSql implements SqlBackend {
   }
 
   run(sql: string, params: readonly SqlValue[]): Promise<SqlResult> {
-    return this.locked(async () => this.exec(sql, params));
+    return this.locked(async () => {
+      const r = this.exec(sql, params);
+      // The one connection must never be left inside a transaction, whatever slipped past the keyword check.
+      if (this.db.inTransaction) {
+        this.exec("ROLLBACK", [], true);
+        throw sidecarError("SQL_ERROR", TRANSACTION_CONTROL_MESSAGE);
+      }
+      return r;
+    });
   }
 
   transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
@@ -78,15 +87,16 @@ export class SqliteSql implements SqlBackend {
       if (this.opts.readonly && !internal && !stmt.readonly) {
         throw sidecarError("FORBIDDEN", "read-only mode: the statement writes to the database");
       }
-      if (!internal && /^\s*(begin|commit|end|rollback|savepoint|release)\b/i.test(sql)) {
-        throw sidecarError("SQL_ERROR", "transaction control statements are not allowed; use /sql/batch or /sql/script");
-      }
+      if (!internal && TRANSACTION_CONTROL.has(leadingKeyword(sql))) throw sidecarError("SQL_ERROR", TRANSACTION_CONTROL_MESSAGE);
       const bind = params.length === 0 ? [] : [Object.fromEntries(params.map((v, i) => [i + 1, toSqlite(v)]))];
       if (!stmt.reader) return { columns: [], rows: [], rowsAffected: stmt.run(...bind).changes };
       const cols = stmt.columns();
       const decl = cols.map((c) => (c.type ?? "").toUpperCase());
       const rows = (stmt.raw(true).all(...bind) as unknown[][]).map((r) => r.map((v, i) => fromSqlite(v, decl[i]!)));
-      return { columns: cols.map((c) => c.name), rows, rowsAffected: 0 };
+      // A writing statement with RETURNING is a reader too; its changes still count (changes() is only
+      // meaningful after a write, so a plain SELECT reports 0).
+      const rowsAffected = stmt.readonly ? 0 : Number(this.prepare("SELECT changes()").pluck().get());
+      return { columns: cols.map((c) => c.name), rows, rowsAffected };
     } catch (err) {
       throw mapSqliteError(err);
     }

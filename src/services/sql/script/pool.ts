@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
-import type { DoneMessage, FailureReason, RunMessage, ScriptLimits, SqlReply, WorkerInit, WorkerMessage } from "./protocol.js";
+import type { DoneMessage, FailureReason, ReadyMessage, RunMessage, ScriptLimits, SqlReply, WorkerInit, WorkerMessage } from "./protocol.js";
 import { fromMarked, newMark, toMarked } from "./marked-json.js";
 
 /** Time the sandbox gets to interrupt itself before its worker is terminated. */
@@ -88,7 +88,7 @@ export class ScriptPool {
       const wasm = await this.wasm;
       const flag = new Int32Array(new SharedArrayBuffer(4));
       const { port1, port2 } = new MessageChannel();
-      const init: WorkerInit = { wasm, flag: flag.buffer as SharedArrayBuffer, reply: port2 };
+      const init: WorkerInit = { wasm, flag: flag.buffer as SharedArrayBuffer, reply: port2, memoryBytes: this.limits.memoryBytes };
       const [entry, how] = workerEntry();
       const worker = new Worker(entry, {
         ...how,
@@ -100,6 +100,21 @@ export class ScriptPool {
       const slot = { worker, flag, reply: port1 };
       this.live.add(slot);
       worker.once("exit", () => this.live.delete(slot));
+      // Loading the worker's code and instantiating QuickJS (slow on a busy machine) must not eat into the first
+      // script's time limit.
+      await new Promise<void>((resolve, reject) => {
+        const fail = (e: unknown) => {
+          worker.off("message", ready);
+          void worker.terminate();
+          reject(e instanceof Error ? e : new Error("script worker exited while starting"));
+        };
+        const ready = (m: ReadyMessage) => {
+          if (m.type !== "ready") return;
+          worker.off("message", ready).off("error", fail).off("exit", fail);
+          resolve();
+        };
+        worker.on("message", ready).once("error", fail).once("exit", fail);
+      });
       return slot;
     } catch (err) {
       this.count--;

@@ -19,6 +19,8 @@ export interface WorkerInit {
   /** Int32Array over a SharedArrayBuffer: slot 0 is set to 1 when a SQL answer is posted. */
   flag: SharedArrayBuffer;
   reply: MessagePort;
+  /** The pool's memory cap, so the sandbox's wasm instance is made before the worker reports ready. */
+  memoryBytes: number;
 }
 
 export interface RunMessage {
@@ -48,5 +50,10 @@ export type FailureReason = "error" | "timeout" | "memory" | "stack";
 export type DoneMessage =
   | { type: "done"; ok: true; result: string }
   | { type: "done"; ok: false; reason: FailureReason; message: string; recycle: boolean };
+
+/** Sent once by a new worker when its code is loaded, so that start-up never counts against a script's time. */
+export interface ReadyMessage {
+  type: "ready";
+}
 
 export type WorkerMessage = SqlCallMessage | DoneMessage;

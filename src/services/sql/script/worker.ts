@@ -5,7 +5,7 @@
  */
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { newQuickJSWASMModuleFromVariant, newVariant, RELEASE_SYNC, type QuickJSContext, type QuickJSHandle, type QuickJSWASMModule } from "quickjs-emscripten";
-import type { DoneMessage, FailureReason, RunMessage, SqlCallMessage, SqlReply, WorkerInit } from "./protocol.js";
+import type { DoneMessage, FailureReason, ReadyMessage, RunMessage, SqlCallMessage, SqlReply, WorkerInit } from "./protocol.js";
 
 const init = workerData as WorkerInit;
 // @types/node declares WebAssembly's types but not its constructors (they live in the DOM lib).
@@ -49,16 +49,21 @@ function hostCall(op: "query" | "execute", sql: string, params: string): SqlRepl
 // host-level failure the pool replaces the whole worker. Its memory's maximum is the script memory cap.
 let instance: Promise<QuickJSWASMModule> | undefined;
 
-function quickjs(limits: RunMessage["limits"]): Promise<QuickJSWASMModule> {
-  const pages = Math.max(MIN_PAGES, Math.floor(limits.memoryBytes / PAGE));
+function quickjs(memoryBytes: number): Promise<QuickJSWASMModule> {
+  const pages = Math.max(MIN_PAGES, Math.floor(memoryBytes / PAGE));
   const memory = new Wasm.Memory({ initial: MIN_PAGES, maximum: pages });
   return (instance ??= newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmModule: init.wasm, wasmMemory: memory as never })));
 }
 
+// Ready once the sandbox can be made; a failure to instantiate is reported by the first run instead.
+void quickjs(init.memoryBytes)
+  .catch(() => (instance = undefined))
+  .then(() => parentPort!.postMessage({ type: "ready" } satisfies ReadyMessage));
+
 async function run(msg: RunMessage): Promise<DoneMessage> {
   let ctx: QuickJSContext | undefined;
   try {
-    const qjs = await quickjs(msg.limits);
+    const qjs = await quickjs(msg.limits.memoryBytes);
     const rt = qjs.newRuntime();
     rt.setMemoryLimit(msg.limits.memoryBytes);
     rt.setMaxStackSize(msg.limits.stackBytes);
