@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { constants, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { sidecarError } from "../../../errors.js";
 import { comparePaths, EtagHasher, type ListQuery, type ObjectMeta, type ObjectReader, type StorageBackend, type WriteOptions } from "../backend.js";
 import { RESERVED_PREFIX } from "../paths.js";
@@ -140,6 +140,8 @@ export class FileStorage implements StorageBackend {
           for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
         }
         opts.signal?.throwIfAborted();
+        // On disk before the rename publishes it: after a power cut the object is the old one or the whole new one.
+        await fh.datasync();
         st = await fh.stat();
       } finally {
         await fh.close();
@@ -148,6 +150,7 @@ export class FileStorage implements StorageBackend {
       await this.meta.write(path, st, etag, opts.contentType);
       // rename replaces a symlink at the target instead of following it; onto a directory it fails (CONFLICT).
       await fs.rename(tmp, this.abs(path)).catch(mapFsError);
+      await syncDir(dirname(this.abs(path)));
       return { path, size: st.size, etag, contentType: opts.contentType, lastModified: st.mtime };
     } catch (err) {
       await fs.rm(tmp, { force: true }).catch(() => {});
@@ -277,4 +280,12 @@ function mapFsErrorOr(err: unknown): unknown {
     }
   }
   return err;
+}
+
+/** Makes a rename in `dir` durable (the directory entry itself must reach the disk). Best effort: some filesystems refuse. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fs.open(dir, constants.O_RDONLY).catch(() => undefined);
+  if (!fh) return;
+  await fh.sync().catch(() => {});
+  await fh.close().catch(() => {});
 }
