@@ -1,10 +1,14 @@
 /**
  * RabbitMQ queues (amqplib). A work queue is a durable queue; a topic is a durable fanout exchange with a
  * durable queue per subscriber group, bound by the group's first subscribe. Messages are persistent, published
- * with confirms and carry a stable `messageId`. Consumers use prefetch (no polling); a delivery's visibility
- * timeout is a timer in this sidecar that nacks it back to the queue, so an ack must reach the sidecar (and
- * channel) that delivered it. After a broker restart or a dropped connection the next call reconnects; whatever
- * was in flight was requeued by the broker and is delivered again.
+ * with confirms and carry a stable `messageId`. Consumers use prefetch (no polling), so this sidecar holds a
+ * buffer of unacked messages per queue/group. A delivery whose visibility timeout passes, or that is nacked,
+ * goes back to the front of that buffer still unacked (not to the broker, which would queue it behind what is
+ * already buffered here): it is the next one delivered, and a late ack before that still settles it, as on the
+ * other backends. The buffer goes back to the broker when it sits idle, on close, and by itself when the
+ * channel or connection dies, so nothing taken is lost. An ack must reach the sidecar (and channel) that
+ * delivered the message. After a broker restart or a dropped connection the next call reconnects; whatever was
+ * in flight was requeued by the broker and is delivered again.
  */
 import { createHash } from "node:crypto";
 import type { Channel, ConsumeMessage } from "amqplib";
@@ -23,9 +27,14 @@ interface Consumer {
   key: string;
   ch: Channel;
   tag: string;
+  /** Unacked messages waiting here, in delivery-tag order (a message given back returns to its place). */
   buffer: ConsumeMessage[];
+  /** Last receive, or last time a delivery came back to the buffer; the idle release counts from here. */
   lastUsed: number;
-  /** Deliveries handed out and not yet settled; a retired consumer's channel closes when this reaches 0. */
+  /**
+   * Entries of `inflight` on this consumer (handed out, or expired and back in the buffer) not yet settled; a
+   * retired consumer's channel closes when this reaches 0.
+   */
   held: number;
   retired: boolean;
   /** Removes this consumer (and not a newer one for the same target) from the map. */
@@ -35,7 +44,8 @@ interface Consumer {
 interface Held {
   msg: ConsumeMessage;
   consumer: Consumer;
-  timer: NodeJS.Timeout;
+  /** Undefined once the visibility timeout passed: the message is back in the buffer, still ackable. */
+  timer?: NodeJS.Timeout;
 }
 
 /** The stable id: our `messageId`, or for messages published by others the (per-channel) delivery tag. */
@@ -149,7 +159,7 @@ export class AmqpQueue implements QueueBackend {
       ch.close().catch(() => {});
       throw err;
     }
-    ch.on("close", forget);
+    ch.on("close", () => this.closed(c));
     return c;
   }
 
@@ -179,11 +189,61 @@ export class AmqpQueue implements QueueBackend {
     c.forget();
     if (c.tag) c.ch.cancel(c.tag).catch(() => {});
     for (const msg of c.buffer.splice(0)) {
-      // Never handed out: pin its count so the broker's "redelivered" flag does not count as a delivery here.
-      this.setCount(`${c.key}\n${idOf(msg)}`, this.countOf(c.key, msg));
+      const k = `${c.key}\n${idOf(msg)}`;
+      if (this.isExpired(k, msg)) {
+        // Its visibility timeout passed here: the ack window ends, the delivery count stays as it is.
+        this.inflight.delete(k);
+        c.held--;
+      } else {
+        // Never handed out, or nacked: pin its count so the broker's "redelivered" flag is not counted again.
+        this.setCount(k, this.countOf(c.key, msg));
+      }
       this.tryNack(c, msg);
     }
     if (c.held === 0) c.ch.close().catch(() => {});
+  }
+
+  /** The channel is gone and the broker requeued whatever was unacked on it: forget its deliveries. */
+  private closed(c: Consumer) {
+    c.forget();
+    c.retired = true;
+    c.buffer = [];
+    for (const [k, h] of this.inflight) {
+      if (h.consumer !== c) continue;
+      clearTimeout(h.timer);
+      this.inflight.delete(k);
+    }
+    c.held = 0;
+  }
+
+  /** A delivery whose visibility timeout passed while it waits in the buffer to be taken again. */
+  private isExpired(k: string, msg: ConsumeMessage) {
+    const h = this.inflight.get(k);
+    return h?.msg === msg && h.timer === undefined;
+  }
+
+  /**
+   * Puts an unacked message back into its consumer's buffer at its place by delivery tag, i.e. ahead of the
+   * newer messages prefetched meanwhile (a nack to the broker would queue it behind them). A retired consumer
+   * has given its buffer back already, so there it goes to the broker.
+   */
+  private giveBack(c: Consumer, msg: ConsumeMessage) {
+    if (c.retired) return this.tryNack(c, msg);
+    let i = c.buffer.length;
+    while (i > 0 && c.buffer[i - 1]!.fields.deliveryTag > msg.fields.deliveryTag) i--;
+    c.buffer.splice(i, 0, msg);
+    c.lastUsed = Date.now(); // a late ack or the next taker gets a full idle period before the release
+    this.waiters.notify(c.key);
+  }
+
+  private expire(k: string, h: Held) {
+    if (this.inflight.get(k) !== h) return;
+    if (h.consumer.retired) {
+      this.settle(k);
+      return this.tryNack(h.consumer, h.msg);
+    }
+    h.timer = undefined; // stays in flight, so a late ack still finds it, until it is taken again
+    this.giveBack(h.consumer, h.msg);
   }
 
   private async releaseIdle() {
@@ -206,7 +266,8 @@ export class AmqpQueue implements QueueBackend {
     const h = this.inflight.get(key);
     if (!h) return undefined;
     this.inflight.delete(key);
-    clearTimeout(h.timer);
+    if (h.timer) clearTimeout(h.timer);
+    else h.consumer.buffer = h.consumer.buffer.filter((m) => m !== h.msg); // expired: it waits in the buffer
     h.consumer.held--;
     if (h.consumer.retired && h.consumer.held === 0) setImmediate(() => h.consumer.ch.close().catch(() => {}));
     return h;
@@ -221,14 +282,19 @@ export class AmqpQueue implements QueueBackend {
       const msg = c.buffer.shift()!;
       const id = idOf(msg);
       const k = `${c.key}\n${id}`;
+      const again = this.isExpired(k, msg);
+      if (this.countOf(c.key, msg) >= this.opts.maxDeliveries) {
+        // Expired or nacked here as often as allowed (the consumer callback catches the broker's redeliveries).
+        if (again) this.settle(k);
+        await this.deadLetter(t, c, msg).catch(() => this.tryNack(c, msg));
+        continue;
+      }
       const n = this.countOf(c.key, msg) + 1;
       this.setCount(k, n);
-      c.held++;
-      const timer = setTimeout(() => {
-        const h = this.settle(k);
-        if (h) this.tryNack(h.consumer, h.msg);
-      }, visibilityMs);
-      this.inflight.set(k, { msg, consumer: c, timer });
+      if (!again) c.held++;
+      const h: Held = { msg, consumer: c };
+      h.timer = setTimeout(() => this.expire(k, h), visibilityMs);
+      this.inflight.set(k, h);
       out.push({ id, payload: msg.content.toString("utf8"), deliveryCount: n });
     }
     return out;
@@ -269,7 +335,7 @@ export class AmqpQueue implements QueueBackend {
       return true;
     }
     if (mode === "release") this.setCount(k, (this.counts.get(k) ?? 1) - 1);
-    this.tryNack(h.consumer, h.msg);
+    this.giveBack(h.consumer, h.msg);
     return true;
   }
 
@@ -279,7 +345,9 @@ export class AmqpQueue implements QueueBackend {
     return this.op(async () => {
       const messageCount = (await this.link.assertQueue(name, true)) ?? 0;
       const local = await this.consumers.get(targetKey(t))?.catch(() => undefined);
-      return messageCount + (local?.buffer.length ?? 0);
+      // Expired deliveries waiting here are still in flight (ackable), as on the other backends.
+      const waiting = local?.buffer.filter((m) => !this.isExpired(`${local.key}\n${idOf(m)}`, m)).length ?? 0;
+      return messageCount + waiting;
     });
   }
 
