@@ -2,19 +2,18 @@
  * RabbitMQ queues (amqplib). A work queue is a durable queue; a topic is a durable fanout exchange with a
  * durable queue per subscriber group, bound by the group's first subscribe. Messages are persistent, published
  * with confirms and carry a stable `messageId`. Consumers use prefetch (no polling), so this sidecar holds a
- * buffer of unacked messages per queue/group. A delivery whose visibility timeout passes, or that is nacked,
- * goes back to the front of that buffer still unacked (not to the broker, which would queue it behind what is
- * already buffered here): it is the next one delivered, and a late ack before that still settles it, as on the
- * other backends. The buffer goes back to the broker when it sits idle, on close, and by itself when the
- * channel or connection dies, so nothing taken is lost. An ack must reach the sidecar (and channel) that
- * delivered the message. After a broker restart or a dropped connection the next call reconnects; whatever was
- * in flight was requeued by the broker and is delivered again.
+ * buffer of unacked messages per queue/group; visibility timeouts are timers here, and a delivery that times
+ * out or is nacked waits at the front of that buffer (see amqp-inflight.ts). The buffer goes back to the broker
+ * when it sits idle, on close, and by itself when the channel or connection dies, so nothing taken is lost. An
+ * ack must reach the sidecar (and channel) that delivered the message. After a broker restart or a dropped
+ * connection the next call reconnects; whatever was in flight was requeued by the broker and is delivered again.
  */
 import { createHash } from "node:crypto";
-import type { Channel, ConsumeMessage } from "amqplib";
+import type { ConsumeMessage } from "amqplib";
 import { deadLetterQueue, targetKey, type AckResult, type Delivery, type NackMode, type QueueBackend, type QueueBackendOptions, type Target } from "../backend.js";
 import { RecentIds } from "../recent-ids.js";
 import { Waiters } from "../waiters.js";
+import { idOf, InFlight, nackToBroker, type Consumer } from "./amqp-inflight.js";
 import { AmqpLink, mapAmqpError } from "./amqp-link.js";
 
 /** Unacked messages one consumer may hold (buffered here or in flight with clients). */
@@ -23,45 +22,15 @@ const PREFETCH = 100;
 const IDLE_RELEASE_MS = 2_000;
 const MAX_COUNTS = 100_000;
 
-interface Consumer {
-  key: string;
-  ch: Channel;
-  tag: string;
-  /** Unacked messages waiting here, in delivery-tag order (a message given back returns to its place). */
-  buffer: ConsumeMessage[];
-  /** Last receive, or last time a delivery came back to the buffer; the idle release counts from here. */
-  lastUsed: number;
-  /**
-   * Entries of `inflight` on this consumer (handed out, or expired and back in the buffer) not yet settled; a
-   * retired consumer's channel closes when this reaches 0.
-   */
-  held: number;
-  retired: boolean;
-  /** Removes this consumer (and not a newer one for the same target) from the map. */
-  forget(): void;
-}
-
-interface Held {
-  msg: ConsumeMessage;
-  consumer: Consumer;
-  /** Undefined once the visibility timeout passed: the message is back in the buffer, still ackable. */
-  timer?: NodeJS.Timeout;
-}
-
-/** The stable id: our `messageId`, or for messages published by others the (per-channel) delivery tag. */
-function idOf(msg: ConsumeMessage): string {
-  return msg.properties.messageId ? String(msg.properties.messageId) : `tag-${msg.fields.deliveryTag}`;
-}
-
 export class AmqpQueue implements QueueBackend {
   readonly name = "amqp";
   private link: AmqpLink;
   private prefix: string;
   private consumers = new Map<string, Promise<Consumer>>();
-  private inflight = new Map<string, Held>();
   private counts = new Map<string, number>();
   private acked = new Map<string, RecentIds>();
   private waiters = new Waiters();
+  private inflight = new InFlight((key) => this.waiters.notify(key));
   private idleTimer: NodeJS.Timeout;
 
   private constructor(
@@ -95,7 +64,6 @@ export class AmqpQueue implements QueueBackend {
   /** The connection is gone and the broker requeued what was unacked on it: forget those deliveries. */
   private lost() {
     this.consumers.clear();
-    for (const h of this.inflight.values()) clearTimeout(h.timer);
     this.inflight.clear();
     this.waiters.notifyAll();
   }
@@ -150,7 +118,7 @@ export class AmqpQueue implements QueueBackend {
       }
       const { consumerTag } = await ch.consume(name, (msg) => {
         if (!msg) return void this.retire(c); // cancelled by the broker (queue deleted)
-        if (this.countOf(key, msg) >= this.opts.maxDeliveries) return void this.deadLetter(t, c, msg).catch(() => this.tryNack(c, msg));
+        if (this.countOf(key, msg) >= this.opts.maxDeliveries) return void this.deadLetter(t, c, msg).catch(() => nackToBroker(c, msg));
         c.buffer.push(msg);
         this.waiters.notify(key);
       });
@@ -190,15 +158,10 @@ export class AmqpQueue implements QueueBackend {
     if (c.tag) c.ch.cancel(c.tag).catch(() => {});
     for (const msg of c.buffer.splice(0)) {
       const k = `${c.key}\n${idOf(msg)}`;
-      if (this.isExpired(k, msg)) {
-        // Its visibility timeout passed here: the ack window ends, the delivery count stays as it is.
-        this.inflight.delete(k);
-        c.held--;
-      } else {
-        // Never handed out, or nacked: pin its count so the broker's "redelivered" flag is not counted again.
-        this.setCount(k, this.countOf(c.key, msg));
-      }
-      this.tryNack(c, msg);
+      // A timed-out delivery ends here with its count as it is; a message never handed out (or nacked) gets its
+      // count pinned, so the broker's "redelivered" flag does not count as another delivery here.
+      if (!this.inflight.release(k, msg)) this.setCount(k, this.countOf(c.key, msg));
+      nackToBroker(c, msg);
     }
     if (c.held === 0) c.ch.close().catch(() => {});
   }
@@ -207,43 +170,7 @@ export class AmqpQueue implements QueueBackend {
   private closed(c: Consumer) {
     c.forget();
     c.retired = true;
-    c.buffer = [];
-    for (const [k, h] of this.inflight) {
-      if (h.consumer !== c) continue;
-      clearTimeout(h.timer);
-      this.inflight.delete(k);
-    }
-    c.held = 0;
-  }
-
-  /** A delivery whose visibility timeout passed while it waits in the buffer to be taken again. */
-  private isExpired(k: string, msg: ConsumeMessage) {
-    const h = this.inflight.get(k);
-    return h?.msg === msg && h.timer === undefined;
-  }
-
-  /**
-   * Puts an unacked message back into its consumer's buffer at its place by delivery tag, i.e. ahead of the
-   * newer messages prefetched meanwhile (a nack to the broker would queue it behind them). A retired consumer
-   * has given its buffer back already, so there it goes to the broker.
-   */
-  private giveBack(c: Consumer, msg: ConsumeMessage) {
-    if (c.retired) return this.tryNack(c, msg);
-    let i = c.buffer.length;
-    while (i > 0 && c.buffer[i - 1]!.fields.deliveryTag > msg.fields.deliveryTag) i--;
-    c.buffer.splice(i, 0, msg);
-    c.lastUsed = Date.now(); // a late ack or the next taker gets a full idle period before the release
-    this.waiters.notify(c.key);
-  }
-
-  private expire(k: string, h: Held) {
-    if (this.inflight.get(k) !== h) return;
-    if (h.consumer.retired) {
-      this.settle(k);
-      return this.tryNack(h.consumer, h.msg);
-    }
-    h.timer = undefined; // stays in flight, so a late ack still finds it, until it is taken again
-    this.giveBack(h.consumer, h.msg);
+    this.inflight.drop(c);
   }
 
   private async releaseIdle() {
@@ -252,25 +179,6 @@ export class AmqpQueue implements QueueBackend {
       const c = await p.catch(() => undefined);
       if (c && !c.retired && c.buffer.length > 0 && now - c.lastUsed > IDLE_RELEASE_MS) this.retire(c);
     }
-  }
-
-  private tryNack(c: Consumer, msg: ConsumeMessage) {
-    try {
-      c.ch.nack(msg, false, true);
-    } catch {
-      // channel already closed: the broker has requeued the message itself
-    }
-  }
-
-  private settle(key: string): Held | undefined {
-    const h = this.inflight.get(key);
-    if (!h) return undefined;
-    this.inflight.delete(key);
-    if (h.timer) clearTimeout(h.timer);
-    else h.consumer.buffer = h.consumer.buffer.filter((m) => m !== h.msg); // expired: it waits in the buffer
-    h.consumer.held--;
-    if (h.consumer.retired && h.consumer.held === 0) setImmediate(() => h.consumer.ch.close().catch(() => {}));
-    return h;
   }
 
   async receive(t: Target, max: number, visibilityMs: number): Promise<Delivery[]> {
@@ -282,19 +190,15 @@ export class AmqpQueue implements QueueBackend {
       const msg = c.buffer.shift()!;
       const id = idOf(msg);
       const k = `${c.key}\n${id}`;
-      const again = this.isExpired(k, msg);
       if (this.countOf(c.key, msg) >= this.opts.maxDeliveries) {
-        // Expired or nacked here as often as allowed (the consumer callback catches the broker's redeliveries).
-        if (again) this.settle(k);
-        await this.deadLetter(t, c, msg).catch(() => this.tryNack(c, msg));
+        // Timed out or nacked here as often as allowed (the consumer callback catches the broker's redeliveries).
+        if (this.inflight.isExpired(k, msg)) this.inflight.settle(k);
+        await this.deadLetter(t, c, msg).catch(() => nackToBroker(c, msg));
         continue;
       }
       const n = this.countOf(c.key, msg) + 1;
       this.setCount(k, n);
-      if (!again) c.held++;
-      const h: Held = { msg, consumer: c };
-      h.timer = setTimeout(() => this.expire(k, h), visibilityMs);
-      this.inflight.set(k, h);
+      this.inflight.take(k, c, msg, visibilityMs);
       out.push({ id, payload: msg.content.toString("utf8"), deliveryCount: n });
     }
     return out;
@@ -311,7 +215,7 @@ export class AmqpQueue implements QueueBackend {
   async ack(t: Target, id: string): Promise<AckResult> {
     this.link.checkAlive();
     const key = targetKey(t);
-    const h = this.settle(`${key}\n${id}`);
+    const h = this.inflight.settle(`${key}\n${id}`);
     let acked = this.acked.get(key);
     if (!h) return acked?.has(id) ? "already-acked" : "unknown";
     await this.op(async () => h.consumer.ch.ack(h.msg));
@@ -325,17 +229,17 @@ export class AmqpQueue implements QueueBackend {
     const key = targetKey(t);
     const k = `${key}\n${id}`;
     this.link.checkAlive();
-    const h = this.settle(k);
+    const h = this.inflight.settle(k);
     if (!h) return false;
     if (mode === "dead-letter") {
       await this.op(() => this.deadLetter(t, h.consumer, h.msg)).catch((err) => {
-        this.tryNack(h.consumer, h.msg); // back to the queue rather than stuck unacked
+        nackToBroker(h.consumer, h.msg); // back to the queue rather than stuck unacked
         throw err;
       });
       return true;
     }
     if (mode === "release") this.setCount(k, (this.counts.get(k) ?? 1) - 1);
-    this.giveBack(h.consumer, h.msg);
+    this.inflight.giveBack(h.consumer, h.msg);
     return true;
   }
 
@@ -346,7 +250,7 @@ export class AmqpQueue implements QueueBackend {
       const messageCount = (await this.link.assertQueue(name, true)) ?? 0;
       const local = await this.consumers.get(targetKey(t))?.catch(() => undefined);
       // Expired deliveries waiting here are still in flight (ackable), as on the other backends.
-      const waiting = local?.buffer.filter((m) => !this.isExpired(`${local.key}\n${idOf(m)}`, m)).length ?? 0;
+      const waiting = local?.buffer.filter((m) => !this.inflight.isExpired(`${local.key}\n${idOf(m)}`, m)).length ?? 0;
       return messageCount + waiting;
     });
   }
@@ -357,7 +261,7 @@ export class AmqpQueue implements QueueBackend {
 
   async close() {
     clearInterval(this.idleTimer);
-    for (const h of this.inflight.values()) clearTimeout(h.timer);
+    this.inflight.clear();
     this.waiters.notifyAll();
     await this.link.close();
   }
