@@ -44,4 +44,34 @@ describe.runIf(up)("rabbitmq", () => {
       await Promise.all([a.close(), b.close()]);
     }
   });
+
+  it("gives an expired delivery that nobody took again back to the broker with the idle buffer", async () => {
+    const url = `${URL}?prefix=${prefix}-expired.`;
+    const opts = { maxDeliveries: 5, maxTopicLength: 10 };
+    const [a, b] = await Promise.all([AmqpQueue.open(url, opts), AmqpQueue.open(url, opts)]);
+    const t = { kind: "queue", name: "shared" } as const;
+    try {
+      const id = await a.push("shared", "1");
+      let taken: Awaited<ReturnType<AmqpQueue["receive"]>> = [];
+      for (let i = 0; i < 50 && taken.length === 0; i++) {
+        const since = a.version(t);
+        taken = await a.receive(t, 1, 500); // expires here and waits in a's buffer, unacked
+        if (taken.length === 0) await a.wait(t, since, 200, new AbortController().signal);
+      }
+      expect(taken.map((d) => d.id)).toEqual([id]);
+      let got: Awaited<ReturnType<AmqpQueue["receive"]>> = [];
+      const until = Date.now() + 15_000;
+      while (got.length === 0 && Date.now() < until) {
+        const since = b.version(t);
+        got = await b.receive(t, 10, 1_000);
+        if (got.length === 0) await b.wait(t, since, 500, new AbortController().signal);
+      }
+      // Counted by b from the broker's "redelivered" flag: at least the one delivery a made.
+      expect(got).toEqual([{ id, payload: "1", deliveryCount: 2 }]);
+      expect(await a.ack(t, id)).toBe("unknown"); // a's window closed when it gave the message back
+      expect(await b.ack(t, id)).toBe("acked");
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
 });

@@ -139,6 +139,42 @@ export function describeQueueContract(
       expect(await pop(name)).toBeUndefined();
     });
 
+    it("accepts a late ack until the message is taken again; an expired message comes back ahead of newer ones", async () => {
+      const name = runId("late");
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      const late = await push(name, "late");
+      expect((await pop(name, manual))?.id).toBe(late);
+      await sleep(1_500); // past the 1 s visibility, and nobody has popped since
+      await ack(name, late); // 200, not 404: the delivery was still open
+      expect(await pop(name)).toBeUndefined(); // and it is not delivered again
+      expect(await len(name)).toBe(0n);
+
+      const a = await push(name, "a");
+      expect((await pop(name, manual))?.id).toBe(a);
+      const b = await push(name, "b");
+      await sleep(1_500);
+      const again = await pop(name, manual);
+      expect(again?.id).toBe(a); // FIFO per queue holds across the redelivery
+      expect(again?.deliveryCount).toBe(2);
+      expect((await pop(name, manual))?.id).toBe(b);
+      await ack(name, a);
+      await ack(name, b);
+    });
+
+    it("puts a nacked message back ahead of newer ones", async () => {
+      const name = runId("nackorder");
+      const a = await push(name, "a");
+      const b = await push(name, "b");
+      expect((await pop(name, manual))?.id).toBe(a);
+      await nack(name, a);
+      const again = await pop(name, manual);
+      expect(again?.id).toBe(a);
+      expect(again?.deliveryCount).toBe(2);
+      expect((await pop(name, manual))?.id).toBe(b);
+      await ack(name, a);
+      await ack(name, b);
+    });
+
     it("acks topic deliveries per group", async () => {
       const topic = runId("tack");
       await subscribe(topic, { group: "g" });

@@ -1,16 +1,19 @@
 /**
  * RabbitMQ queues (amqplib). A work queue is a durable queue; a topic is a durable fanout exchange with a
  * durable queue per subscriber group, bound by the group's first subscribe. Messages are persistent, published
- * with confirms and carry a stable `messageId`. Consumers use prefetch (no polling); a delivery's visibility
- * timeout is a timer in this sidecar that nacks it back to the queue, so an ack must reach the sidecar (and
- * channel) that delivered it. After a broker restart or a dropped connection the next call reconnects; whatever
- * was in flight was requeued by the broker and is delivered again.
+ * with confirms and carry a stable `messageId`. Consumers use prefetch (no polling), so this sidecar holds a
+ * buffer of unacked messages per queue/group; visibility timeouts are timers here, and a delivery that times
+ * out or is nacked waits at the front of that buffer (see amqp-inflight.ts). The buffer goes back to the broker
+ * when it sits idle, on close, and by itself when the channel or connection dies, so nothing taken is lost. An
+ * ack must reach the sidecar (and channel) that delivered the message. After a broker restart or a dropped
+ * connection the next call reconnects; whatever was in flight was requeued by the broker and is delivered again.
  */
 import { createHash } from "node:crypto";
-import type { Channel, ConsumeMessage } from "amqplib";
+import type { ConsumeMessage } from "amqplib";
 import { deadLetterQueue, targetKey, type AckResult, type Delivery, type NackMode, type QueueBackend, type QueueBackendOptions, type Target } from "../backend.js";
 import { RecentIds } from "../recent-ids.js";
 import { Waiters } from "../waiters.js";
+import { idOf, InFlight, nackToBroker, type Consumer } from "./amqp-inflight.js";
 import { AmqpLink, mapAmqpError } from "./amqp-link.js";
 
 /** Unacked messages one consumer may hold (buffered here or in flight with clients). */
@@ -19,39 +22,15 @@ const PREFETCH = 100;
 const IDLE_RELEASE_MS = 2_000;
 const MAX_COUNTS = 100_000;
 
-interface Consumer {
-  key: string;
-  ch: Channel;
-  tag: string;
-  buffer: ConsumeMessage[];
-  lastUsed: number;
-  /** Deliveries handed out and not yet settled; a retired consumer's channel closes when this reaches 0. */
-  held: number;
-  retired: boolean;
-  /** Removes this consumer (and not a newer one for the same target) from the map. */
-  forget(): void;
-}
-
-interface Held {
-  msg: ConsumeMessage;
-  consumer: Consumer;
-  timer: NodeJS.Timeout;
-}
-
-/** The stable id: our `messageId`, or for messages published by others the (per-channel) delivery tag. */
-function idOf(msg: ConsumeMessage): string {
-  return msg.properties.messageId ? String(msg.properties.messageId) : `tag-${msg.fields.deliveryTag}`;
-}
-
 export class AmqpQueue implements QueueBackend {
   readonly name = "amqp";
   private link: AmqpLink;
   private prefix: string;
   private consumers = new Map<string, Promise<Consumer>>();
-  private inflight = new Map<string, Held>();
   private counts = new Map<string, number>();
   private acked = new Map<string, RecentIds>();
   private waiters = new Waiters();
+  private inflight = new InFlight((key) => this.waiters.notify(key));
   private idleTimer: NodeJS.Timeout;
 
   private constructor(
@@ -85,7 +64,6 @@ export class AmqpQueue implements QueueBackend {
   /** The connection is gone and the broker requeued what was unacked on it: forget those deliveries. */
   private lost() {
     this.consumers.clear();
-    for (const h of this.inflight.values()) clearTimeout(h.timer);
     this.inflight.clear();
     this.waiters.notifyAll();
   }
@@ -140,7 +118,7 @@ export class AmqpQueue implements QueueBackend {
       }
       const { consumerTag } = await ch.consume(name, (msg) => {
         if (!msg) return void this.retire(c); // cancelled by the broker (queue deleted)
-        if (this.countOf(key, msg) >= this.opts.maxDeliveries) return void this.deadLetter(t, c, msg).catch(() => this.tryNack(c, msg));
+        if (this.countOf(key, msg) >= this.opts.maxDeliveries) return void this.deadLetter(t, c, msg).catch(() => nackToBroker(c, msg));
         c.buffer.push(msg);
         this.waiters.notify(key);
       });
@@ -149,7 +127,7 @@ export class AmqpQueue implements QueueBackend {
       ch.close().catch(() => {});
       throw err;
     }
-    ch.on("close", forget);
+    ch.on("close", () => this.closed(c));
     return c;
   }
 
@@ -179,11 +157,20 @@ export class AmqpQueue implements QueueBackend {
     c.forget();
     if (c.tag) c.ch.cancel(c.tag).catch(() => {});
     for (const msg of c.buffer.splice(0)) {
-      // Never handed out: pin its count so the broker's "redelivered" flag does not count as a delivery here.
-      this.setCount(`${c.key}\n${idOf(msg)}`, this.countOf(c.key, msg));
-      this.tryNack(c, msg);
+      const k = `${c.key}\n${idOf(msg)}`;
+      // A timed-out delivery ends here with its count as it is; a message never handed out (or nacked) gets its
+      // count pinned, so the broker's "redelivered" flag does not count as another delivery here.
+      if (!this.inflight.release(k, msg)) this.setCount(k, this.countOf(c.key, msg));
+      nackToBroker(c, msg);
     }
     if (c.held === 0) c.ch.close().catch(() => {});
+  }
+
+  /** The channel is gone and the broker requeued whatever was unacked on it: forget its deliveries. */
+  private closed(c: Consumer) {
+    c.forget();
+    c.retired = true;
+    this.inflight.drop(c);
   }
 
   private async releaseIdle() {
@@ -192,24 +179,6 @@ export class AmqpQueue implements QueueBackend {
       const c = await p.catch(() => undefined);
       if (c && !c.retired && c.buffer.length > 0 && now - c.lastUsed > IDLE_RELEASE_MS) this.retire(c);
     }
-  }
-
-  private tryNack(c: Consumer, msg: ConsumeMessage) {
-    try {
-      c.ch.nack(msg, false, true);
-    } catch {
-      // channel already closed: the broker has requeued the message itself
-    }
-  }
-
-  private settle(key: string): Held | undefined {
-    const h = this.inflight.get(key);
-    if (!h) return undefined;
-    this.inflight.delete(key);
-    clearTimeout(h.timer);
-    h.consumer.held--;
-    if (h.consumer.retired && h.consumer.held === 0) setImmediate(() => h.consumer.ch.close().catch(() => {}));
-    return h;
   }
 
   async receive(t: Target, max: number, visibilityMs: number): Promise<Delivery[]> {
@@ -221,14 +190,15 @@ export class AmqpQueue implements QueueBackend {
       const msg = c.buffer.shift()!;
       const id = idOf(msg);
       const k = `${c.key}\n${id}`;
+      if (this.countOf(c.key, msg) >= this.opts.maxDeliveries) {
+        // Timed out or nacked here as often as allowed (the consumer callback catches the broker's redeliveries).
+        if (this.inflight.isExpired(k, msg)) this.inflight.settle(k);
+        await this.deadLetter(t, c, msg).catch(() => nackToBroker(c, msg));
+        continue;
+      }
       const n = this.countOf(c.key, msg) + 1;
       this.setCount(k, n);
-      c.held++;
-      const timer = setTimeout(() => {
-        const h = this.settle(k);
-        if (h) this.tryNack(h.consumer, h.msg);
-      }, visibilityMs);
-      this.inflight.set(k, { msg, consumer: c, timer });
+      this.inflight.take(k, c, msg, visibilityMs);
       out.push({ id, payload: msg.content.toString("utf8"), deliveryCount: n });
     }
     return out;
@@ -245,7 +215,7 @@ export class AmqpQueue implements QueueBackend {
   async ack(t: Target, id: string): Promise<AckResult> {
     this.link.checkAlive();
     const key = targetKey(t);
-    const h = this.settle(`${key}\n${id}`);
+    const h = this.inflight.settle(`${key}\n${id}`);
     let acked = this.acked.get(key);
     if (!h) return acked?.has(id) ? "already-acked" : "unknown";
     await this.op(async () => h.consumer.ch.ack(h.msg));
@@ -259,17 +229,17 @@ export class AmqpQueue implements QueueBackend {
     const key = targetKey(t);
     const k = `${key}\n${id}`;
     this.link.checkAlive();
-    const h = this.settle(k);
+    const h = this.inflight.settle(k);
     if (!h) return false;
     if (mode === "dead-letter") {
       await this.op(() => this.deadLetter(t, h.consumer, h.msg)).catch((err) => {
-        this.tryNack(h.consumer, h.msg); // back to the queue rather than stuck unacked
+        nackToBroker(h.consumer, h.msg); // back to the queue rather than stuck unacked
         throw err;
       });
       return true;
     }
     if (mode === "release") this.setCount(k, (this.counts.get(k) ?? 1) - 1);
-    this.tryNack(h.consumer, h.msg);
+    this.inflight.giveBack(h.consumer, h.msg);
     return true;
   }
 
@@ -279,7 +249,9 @@ export class AmqpQueue implements QueueBackend {
     return this.op(async () => {
       const messageCount = (await this.link.assertQueue(name, true)) ?? 0;
       const local = await this.consumers.get(targetKey(t))?.catch(() => undefined);
-      return messageCount + (local?.buffer.length ?? 0);
+      // Expired deliveries waiting here are still in flight (ackable), as on the other backends.
+      const waiting = local?.buffer.filter((m) => !this.inflight.isExpired(`${local.key}\n${idOf(m)}`, m)).length ?? 0;
+      return messageCount + waiting;
     });
   }
 
@@ -289,7 +261,7 @@ export class AmqpQueue implements QueueBackend {
 
   async close() {
     clearInterval(this.idleTimer);
-    for (const h of this.inflight.values()) clearTimeout(h.timer);
+    this.inflight.clear();
     this.waiters.notifyAll();
     await this.link.close();
   }
