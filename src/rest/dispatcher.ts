@@ -162,7 +162,10 @@ async function writeStream(res: ServerResponse, r: RestResponse) {
 function writeResult(res: ServerResponse, r: RestResponse) {
   const status = r.status ?? 200;
   let payload: string | Uint8Array | undefined = r.body;
-  const headers = { ...r.headers };
+  // Copied key by key, not with `{ ...r.headers }`: res.writeHead walks this object, and the object a spread
+  // makes is slower for it to read (about 1.5 µs per request, a tenth of a KV GET's JavaScript time).
+  const headers: Record<string, string | number | string[]> = {};
+  for (const k in r.headers) headers[k] = r.headers[k]!;
   if (r.json !== undefined) {
     payload = stringifyExact(r.json);
     headers["content-type"] ??= "application/json";
