@@ -9,6 +9,7 @@ import FindMyWay from "find-my-way";
 import { sidecarError, toEnvelope, isServerSide, SidecarError } from "../errors.js";
 import { describeError, type Logger } from "../log.js";
 import { readBody, discardRestOfBody } from "../server/body.js";
+import { Deadlines, type Deadline } from "../server/deadlines.js";
 import type { ServerLimits, ServiceInstance } from "../services/module.js";
 import { RestCall } from "./context.js";
 import { parseExact, stringifyExact } from "./json.js";
@@ -38,6 +39,8 @@ export function createRestDispatcher(
       router.on(route.method, `/${name}${route.path}`, () => {}, { route, service: instance } satisfies Store);
     }
   }
+
+  const deadlines = limits.requestTimeoutMs > 0 ? new Deadlines(limits.requestTimeoutMs) : undefined;
 
   const lookup = (method: string, path: string) => {
     const found = router.find(method as HttpMethod, path);
@@ -93,15 +96,15 @@ export function createRestDispatcher(
     res: ServerResponse,
   ) {
     const call = new RestCall(req, res, service.desc, params, qs);
-    let timer: NodeJS.Timeout | undefined;
+    let deadline: Deadline | undefined;
     let drain = false;
-    if (!route.untimed && limits.requestTimeoutMs > 0) {
-      timer = setTimeout(() => {
+    if (!route.untimed && deadlines) {
+      deadline = deadlines.start(() => {
         const err = sidecarError("REQUEST_TIMEOUT", `request took longer than ${limits.requestTimeoutMs} ms`);
         call.abort(err);
         drain = true;
         if (!res.headersSent) sendError(req, res, err, { connection: "close" });
-      }, limits.requestTimeoutMs);
+      });
     }
     try {
       if (route.body === "raw" || route.body === "json") {
@@ -127,7 +130,7 @@ export function createRestDispatcher(
       drain = err instanceof SidecarError && err.kind.status === 413;
       sendError(req, res, err, drain ? { connection: "close" } : undefined);
     } finally {
-      clearTimeout(timer);
+      deadline?.cancel();
       if (drain) discardRestOfBody(req, res);
     }
   }
@@ -162,7 +165,10 @@ async function writeStream(res: ServerResponse, r: RestResponse) {
 function writeResult(res: ServerResponse, r: RestResponse) {
   const status = r.status ?? 200;
   let payload: string | Uint8Array | undefined = r.body;
-  const headers = { ...r.headers };
+  // Copied key by key, not with `{ ...r.headers }`: res.writeHead walks this object, and the object a spread
+  // makes is slower for it to read (about 1.5 µs per request, a tenth of a KV GET's JavaScript time).
+  const headers: Record<string, string | number | string[]> = {};
+  for (const k in r.headers) headers[k] = r.headers[k]!;
   if (r.json !== undefined) {
     payload = stringifyExact(r.json);
     headers["content-type"] ??= "application/json";

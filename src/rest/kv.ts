@@ -1,4 +1,6 @@
 /** The KV rows of the REST table (API.md, KV): mikcar's paths onto the one KvService implementation. */
+// Validates in place (simdutf); a fatal TextDecoder would build the whole string only to throw it away.
+import { isUtf8 } from "node:buffer";
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import * as pb from "../../gen/mikcar/kv/v1/kv_pb.js";
@@ -8,17 +10,7 @@ import { jsonInt, jsonObject, jsonStringArray, queryInt } from "./params.js";
 import type { RestRequest, RestRoute } from "./route.js";
 
 const m = pb.KvService.method;
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 const lossy = new TextDecoder("utf-8");
-
-function isUtf8(bytes: Uint8Array): boolean {
-  try {
-    utf8.decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A JSON value for a stored value: its text (mikcar returns strings; invalid UTF-8 is shown with U+FFFD). */
 const asText = (v: Uint8Array) => lossy.decode(v);

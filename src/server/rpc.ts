@@ -11,11 +11,15 @@ import { sidecarError } from "../errors.js";
 import { describeError, type Logger } from "../log.js";
 import type { ServerLimits, ServiceInstance } from "../services/module.js";
 import type { AuthCheck } from "./auth.js";
+import { Deadlines } from "./deadlines.js";
 import { registerReflection } from "./reflection.js";
 
-/** Auth for every RPC except grpc.health.v1 (open, like `GET /health`). */
+/**
+ * Auth for every RPC except grpc.health.v1 (open, like `GET /health`). Not `async`: a rejected token throws
+ * here and the interceptor outside turns it into a rejection; an extra async frame per call buys nothing.
+ */
 function authInterceptor(auth: AuthCheck): Interceptor {
-  return (next) => async (req) => {
+  return (next) => (req) => {
     if (req.service.typeName !== Health.typeName) auth.verify(req.header.get("authorization"));
     return next(req);
   };
@@ -25,32 +29,44 @@ function authInterceptor(auth: AuthCheck): Interceptor {
  * Unary calls get the server's request deadline unless the client asked for a shorter one; streams bound their
  * own time. Errors that are not ConnectErrors are logged and replaced by a bare INTERNAL, so a driver's message
  * (which may name a host or a user) never reaches the client.
+ *
+ * One promise settled by whichever comes first, rather than an async function around `Promise.race` with a
+ * second promise for the timer: this runs on every call, and that shape cost about 5 µs of CPU per call. The
+ * deadlines share one timer (see deadlines.ts).
  */
 function deadlineAndErrors(limits: ServerLimits, log: Logger): Interceptor {
-  return (next) => async (req) => {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      if (req.stream || limits.requestTimeoutMs <= 0) return await next(req);
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(sidecarError("REQUEST_TIMEOUT", `request took longer than ${limits.requestTimeoutMs} ms`)),
-          limits.requestTimeoutMs,
-        );
-      });
-      return await Promise.race([next(req), deadline]);
-    } catch (err) {
-      if (err instanceof ConnectError) {
-        if (err.code === Code.Internal || err.code === Code.Unknown) {
-          log.error("rpc.failed", { method: req.url, ...describeError(err) });
-        }
-        throw err;
-      }
-      log.error("rpc.failed", { method: req.url, ...describeError(err) });
-      throw new ConnectError("internal error", Code.Internal);
-    } finally {
-      clearTimeout(timer);
+  const ms = limits.requestTimeoutMs;
+  const hide = (req: { url: string }, err: unknown): ConnectError => {
+    if (err instanceof ConnectError) {
+      if (err.code === Code.Internal || err.code === Code.Unknown) log.error("rpc.failed", { method: req.url, ...describeError(err) });
+      return err;
     }
+    log.error("rpc.failed", { method: req.url, ...describeError(err) });
+    return new ConnectError("internal error", Code.Internal);
   };
+  const deadlines = ms > 0 ? new Deadlines(ms) : undefined;
+  return (next) => (req) =>
+    new Promise((resolve, reject) => {
+      const deadline =
+        req.stream || !deadlines
+          ? undefined
+          : deadlines.start(() => reject(sidecarError("REQUEST_TIMEOUT", `request took longer than ${ms} ms`)));
+      const fail = (err: unknown) => {
+        deadline?.cancel();
+        reject(hide(req, err));
+      };
+      let res;
+      try {
+        res = next(req); // the interceptors inside may throw synchronously (auth)
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      res.then((r) => {
+        deadline?.cancel();
+        resolve(r);
+      }, fail);
+    });
 }
 
 export interface RpcSetup {
