@@ -6,7 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import * as pb from "../../gen/mikcar/email/v1/email_pb.js";
 import { sidecarError, toEnvelope } from "../errors.js";
-import { jsonObject } from "./params.js";
+import { jsonObject, jsonArray } from "./params.js";
 import type { RestRoute } from "./route.js";
 
 const m = pb.EmailService.method;
@@ -75,8 +75,7 @@ export function emailRoutes(svc: ServiceImpl<typeof pb.EmailService>): RestRoute
       path: "/send/batch",
       body: "json",
       async handle(r) {
-        const list = jsonObject(r.json).emails;
-        if (!Array.isArray(list)) throw sidecarError("BAD_REQUEST", "field emails must be an array");
+        const list = jsonArray(jsonObject(r.json), "emails");
         // Items whose JSON is malformed fail here; the rest go to the service together.
         const parsed = list.map((e, i) => {
           try {

@@ -38,6 +38,13 @@ export function jsonInt(obj: Record<string, unknown>, field: string, bounds: { m
   throw sidecarError("BAD_REQUEST", `field ${field} must be an integer`);
 }
 
+/** A required array field of a JSON body (items unchecked). */
+export function jsonArray(obj: Record<string, unknown>, field: string): unknown[] {
+  const v = obj[field];
+  if (!Array.isArray(v)) throw sidecarError("BAD_REQUEST", `field ${field} must be an array`);
+  return v;
+}
+
 /** A required array-of-strings field of a JSON body. */
 export function jsonStringArray(obj: Record<string, unknown>, field: string): string[] {
   const v = obj[field];

@@ -5,7 +5,7 @@ import * as pb from "../../gen/mikcar/sql/v1/sql_pb.js";
 import { sidecarError } from "../errors.js";
 import { pbOfValue, rowObjects, valueOfJson, valueOfPb } from "../services/sql/values.js";
 import { parseExact, stringifyExact } from "./json.js";
-import { jsonObject } from "./params.js";
+import { jsonObject, jsonArray } from "./params.js";
 import type { RestRoute } from "./route.js";
 
 const m = pb.SqlService.method;
@@ -50,8 +50,7 @@ export function sqlRoutes(sql: ServiceImpl<typeof pb.SqlService>): RestRoute[] {
       path: "/batch",
       body: "json",
       async handle(r) {
-        const list = jsonObject(r.json).statements;
-        if (!Array.isArray(list)) throw sidecarError("BAD_REQUEST", "field statements must be an array");
+        const list = jsonArray(jsonObject(r.json), "statements");
         const statements = list.map((s, i) => statement(jsonObject(s, `statements[${i}]`), `statements[${i}].`));
         const res = await sql.batch(create(pb.BatchRequestSchema, { statements }), r.context(m.batch));
         return {
