@@ -101,6 +101,11 @@ describe("buf curl (same protocol and reflection as grpcurl)", () => {
     expect(stdout.split("\n")).toEqual(expect.arrayContaining(["mikcar.kv.v1.KvService", "grpc.health.v1.Health"]));
   });
 
+  it("serves the older v1alpha reflection too (what older grpcurl versions ask for)", async () => {
+    const { stdout } = await buf(["--protocol", "grpc", "--reflect-protocol", "grpc-v1alpha", "--list-services", s.url]);
+    expect(stdout.split("\n")).toContain("mikcar.kv.v1.KvService");
+  });
+
   it("calls a method through reflection with no proto files", async () => {
     await rest("tcp", "POST", "/kv/set/bufkey", "hi");
     const { stdout } = await buf(["--protocol", "grpc", "-d", '{"key":"bufkey"}', `${s.url}/mikcar.kv.v1.KvService/Get`]);
