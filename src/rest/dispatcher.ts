@@ -117,7 +117,7 @@ export function createRestDispatcher(
         finished(res, (err) => done(!err && res.writableFinished));
       }
       if (call.aborted && res.headersSent) return;
-      if (result.stream) await writeStream(res, result);
+      if (result.stream) await writeStream(res, result, limits.requestTimeoutMs);
       else writeResult(res, result);
     } catch (err) {
       if (res.headersSent) {
@@ -157,9 +157,23 @@ function parseJsonBody(req: IncomingMessage, body: Buffer): unknown {
   }
 }
 
-async function writeStream(res: ServerResponse, r: RestResponse) {
+/**
+ * Streams a response body. Streams are exempt from the request timeout while data flows, but not while it
+ * stalls: a client that stops reading (or a source that stops producing) for `idleMs` gets its connection cut,
+ * so it cannot hold a file descriptor or an S3 stream open forever.
+ */
+async function writeStream(res: ServerResponse, r: RestResponse, idleMs: number) {
   res.writeHead(r.status ?? 200, r.headers);
-  await pipeline(Readable.from(r.stream!, { objectMode: false }), res);
+  if (idleMs > 0) {
+    res.setTimeout(idleMs, () => res.destroy(new Error(`response stalled for ${idleMs} ms`)));
+  }
+  try {
+    await pipeline(Readable.from(r.stream!, { objectMode: false }), res);
+  } finally {
+    // The idle timer belongs to this response, not to the keep-alive connection that outlives it.
+    // (HTTP/1 only: on HTTP/2 the timer is the stream's, which ends here.)
+    if (idleMs > 0 && res.req.httpVersionMajor === 1 && res.socket && !res.socket.destroyed) res.socket.setTimeout(0);
+  }
 }
 
 function writeResult(res: ServerResponse, r: RestResponse) {
