@@ -162,16 +162,34 @@ export class ScriptPool {
         Atomics.notify(slot.flag, 0);
       };
       const onMessage = (m: WorkerMessage) => {
+        // What comes from the sandbox is the script's to break (it may replace its own JSON.stringify): a bad
+        // message fails the script, never the process.
         if (m.type === "sql") {
-          onSql(m.op, m.sql, fromMarked(m.params, mark) as unknown[]).then(
+          let params: unknown[];
+          try {
+            params = fromMarked(m.params, mark) as unknown[];
+            if (!Array.isArray(params)) throw new Error("not an array");
+          } catch (e) {
+            answer({ ok: false, message: `sql.${m.op}: params could not be read (${(e as Error).message})` });
+            return;
+          }
+          onSql(m.op, m.sql, params).then(
             (v) => answer({ ok: true, json: toMarked(v, mark) }),
             (e: Error) => answer({ ok: false, message: e instanceof ConnectError ? e.rawMessage : e.message }),
           );
           return;
         }
         const d = m as DoneMessage;
-        if (d.ok) finish(undefined, fromMarked(d.result, mark));
-        else finish(new ScriptFailure(d.reason, d.message), undefined, d.recycle);
+        if (d.ok) {
+          let value: unknown;
+          try {
+            value = fromMarked(d.result, mark);
+          } catch (e) {
+            finish(new ScriptFailure("error", `the script's result could not be read (${(e as Error).message})`));
+            return;
+          }
+          finish(undefined, value);
+        } else finish(new ScriptFailure(d.reason, d.message), undefined, d.recycle);
       };
       const onError = (e: Error) => finish(new ScriptFailure("error", `script worker failed: ${e.message}`), undefined, true);
       const onExit = () => finish(new ScriptFailure("error", "script worker exited"), undefined, true);

@@ -15,21 +15,24 @@ const PAGE = 65_536;
 // QuickJS's wasm module needs this much memory to start; the cap is never set below it.
 const MIN_PAGES = 256;
 
+// The prelude keeps its own JSON functions, taken before the script runs, so a script that replaces
+// JSON.stringify still exchanges valid JSON with the host.
 const PRELUDE = `(function (host, inputText, mark) {
+  const { parse, stringify } = JSON;
   const revive = (k, v) => (typeof v === "string" && v.startsWith(mark) ? BigInt(v.slice(mark.length)) : v);
   const replace = (k, v) => (typeof v === "bigint" ? mark + v : v);
-  const decode = (t) => JSON.parse(t, revive);
+  const decode = (t) => parse(t, revive);
   const call = (op, text, params) => {
     if (typeof text !== "string") throw new TypeError("sql." + op + ": the first argument must be an SQL string");
     if (params !== undefined && params !== null && !Array.isArray(params)) throw new TypeError("sql." + op + ": params must be an array");
-    return decode(host(op, text, JSON.stringify(params ?? [], replace)));
+    return decode(host(op, text, stringify(params ?? [], replace)));
   };
   globalThis.sql = Object.freeze({
     query: (text, params) => call("query", text, params),
     execute: (text, params) => call("execute", text, params),
   });
   globalThis.input = decode(inputText);
-  return (v) => JSON.stringify(v === undefined ? null : v, replace) ?? "null";
+  return (v) => stringify(v === undefined ? null : v, replace) ?? "null";
 })`;
 
 parentPort!.on("message", (msg: RunMessage) => {
@@ -50,9 +53,12 @@ function hostCall(op: "query" | "execute", sql: string, params: string): SqlRepl
 let instance: Promise<QuickJSWASMModule> | undefined;
 
 function quickjs(memoryBytes: number): Promise<QuickJSWASMModule> {
+  if (instance) return instance;
+  // Only when there is no instance yet: a Memory is 16 MiB zeroed up front, which cost ~1 ms per script when it
+  // was made (and thrown away) on every run.
   const pages = Math.max(MIN_PAGES, Math.floor(memoryBytes / PAGE));
   const memory = new Wasm.Memory({ initial: MIN_PAGES, maximum: pages });
-  return (instance ??= newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmModule: init.wasm, wasmMemory: memory as never })));
+  return (instance = newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmModule: init.wasm, wasmMemory: memory as never })));
 }
 
 // Ready once the sandbox can be made; a failure to instantiate is reported by the first run instead.
