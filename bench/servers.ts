@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 export interface BenchServer {
   url: string;
   socket: string;
+  /** For reading the server's memory from /proc. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -47,7 +49,7 @@ export async function startSidecarProcess(args: string[], env: Record<string, st
     stdio: ["ignore", "pipe", "pipe"],
   });
   const m = await waitFor(child, /"event":"listening","address":"(\d[^"]*)"/);
-  return { url: `http://${m[1]}`, socket, stop: stopper(child) };
+  return { url: `http://${m[1]}`, socket, pid: child.pid!, stop: stopper(child) };
 }
 
 /** A bare node:http server answering a fixed body: the ceiling any HTTP server on this machine can reach. */
@@ -62,5 +64,5 @@ export async function startBaselineServer(): Promise<BenchServer> {
   `;
   const child = spawn(process.execPath, ["-e", code], { stdio: ["ignore", "pipe", "pipe"] });
   const m = await waitFor(child, /listening (\d+)/);
-  return { url: `http://127.0.0.1:${m[1]}`, socket, stop: stopper(child) };
+  return { url: `http://127.0.0.1:${m[1]}`, socket, pid: child.pid!, stop: stopper(child) };
 }

@@ -4,45 +4,13 @@
  * streamed up and down, reporting the sidecar's peak RSS (VmHWM) against its idle RSS: the object must not
  * be held in memory.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { loop, type BenchRow, type BenchSuite } from "../lib.js";
-
-interface Side {
-  url: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-/** The sidecar in its own process, so the load generator does not share its event loop. */
-async function startSidecar(dir: string): Promise<Side> {
-  const cli = new URL("../../src/cli.ts", import.meta.url).pathname;
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", cli, "--storage", "--storage-url", `file://${dir}`, "--port", "0"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`sidecar exited with ${code}`)));
-    // The sidecar logs JSON lines on stderr; the "listening" event carries the port it got.
-    createInterface({ input: child.stderr! }).on("line", (line) => {
-      try {
-        const ev = JSON.parse(line) as { event?: string; address?: string };
-        if (ev.event === "listening") resolve(`http://${ev.address}`);
-      } catch {
-        // not a log line
-      }
-    });
-  });
-  return {
-    url,
-    pid: child.pid!,
-    stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once("exit", () => r()), child.kill("SIGTERM")))),
-  };
-}
+import { startSidecarProcess } from "../servers.js";
 
 function rssKiB(pid: number, field: "VmRSS" | "VmHWM"): number {
   const m = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+) kB`));
@@ -75,7 +43,7 @@ const suite: BenchSuite = {
   async run({ durationSec }) {
     const rows: BenchRow[] = [];
     const work = mkdtempSync(join(tmpdir(), "mikcar-bench-storage-"));
-    const side = await startSidecar(join(work, "store"));
+    const side = await startSidecarProcess(["--storage", "--storage-url", `file://${join(work, "store")}`]);
     const plain = join(work, "plain");
     await fs.mkdir(plain);
     try {

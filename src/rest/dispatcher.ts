@@ -131,7 +131,7 @@ export function createRestDispatcher(
       sendError(req, res, err, drain ? { connection: "close" } : undefined);
     } finally {
       deadline?.cancel();
-      if (drain) discardRestOfBody(req, res);
+      if (drain) discardRestOfBody(req);
     }
   }
 }

@@ -1,5 +1,5 @@
 /** Reading request bodies within a size limit, and refusing oversize ones without breaking the connection. */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import { sidecarError } from "../errors.js";
 
 /**
@@ -52,7 +52,7 @@ function tooLarge(limit: number) {
  * After an early answer (413, 401, …) to a request whose body is still arriving: keep reading and discarding
  * it so the client sees our response rather than a broken pipe, then close the connection. Bounded in time.
  */
-export function discardRestOfBody(req: IncomingMessage, res: ServerResponse, maxMs = 5_000): void {
+export function discardRestOfBody(req: IncomingMessage, maxMs = 5_000): void {
   if (req.complete || req.readableEnded) return;
   const close = () => {
     clearTimeout(timer);
@@ -67,5 +67,4 @@ export function discardRestOfBody(req: IncomingMessage, res: ServerResponse, max
   req.on("end", close);
   req.on("error", close);
   req.resume();
-  void res;
 }

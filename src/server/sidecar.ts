@@ -65,7 +65,7 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
       }
     } catch (err) {
       sendError(req, res, err);
-      if (!req.complete) discardRestOfBody(req, res);
+      if (!req.complete) discardRestOfBody(req);
     }
   }
 
