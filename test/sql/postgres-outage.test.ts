@@ -1,51 +1,23 @@
 /**
  * Postgres going away and coming back: the sidecar reaches the database through a loopback TCP proxy that the
- * test closes and reopens. Down → 503 UNAVAILABLE with no connection string in the message; back → served
- * again without a restart. The sidecar also starts while the database is down (connections are lazy).
+ * test cuts and restores (test/helpers/proxy.ts). Down → 503 UNAVAILABLE with no connection string in the
+ * message; back → served again without a restart. The sidecar also starts while the database is down (connections are lazy).
  */
-import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startProxy, type CuttableProxy } from "../helpers/proxy.js";
 import { startSidecar, type RunningSidecar } from "../helpers/sidecar.js";
 import { isolatedSchema, PG_URL, pgAvailable } from "./pg-helpers.js";
 
-class Proxy {
-  private server?: net.Server;
-  private sockets = new Set<net.Socket>();
-  constructor(readonly port: number) {}
-  static async free(): Promise<number> {
-    const s = net.createServer().listen(0, "127.0.0.1");
-    await new Promise((r) => s.once("listening", r));
-    const port = (s.address() as net.AddressInfo).port;
-    await new Promise((r) => s.close(r));
-    return port;
-  }
-  async open(target: URL) {
-    this.server = net.createServer((client) => {
-      const up = net.connect(Number(target.port || 5432), target.hostname);
-      for (const s of [client, up]) {
-        this.sockets.add(s);
-        s.on("error", () => {});
-        s.on("close", () => this.sockets.delete(s));
-      }
-      client.pipe(up).pipe(client);
-    });
-    this.server.listen(this.port, "127.0.0.1");
-    await new Promise((r) => this.server!.once("listening", r));
-  }
-  async close() {
-    for (const s of this.sockets) s.destroy();
-    await new Promise((r) => (this.server ? this.server.close(r) : r(undefined)));
-  }
-}
-
 describe.runIf(pgAvailable)("postgres outage", () => {
-  let proxy: Proxy;
+  let proxy: CuttableProxy;
   let s: RunningSidecar;
   let drop: () => Promise<void>;
   beforeAll(async () => {
     const schema = await isolatedSchema();
     drop = schema.drop;
-    proxy = new Proxy(await Proxy.free());
+    const target = new URL(PG_URL);
+    proxy = await startProxy(Number(target.port || 5432), target.hostname);
+    proxy.cut(); // the database is "down" before the sidecar even starts
     const url = new URL(schema.url);
     url.host = `127.0.0.1:${proxy.port}`;
     url.password = "not-shown";
@@ -71,11 +43,11 @@ describe.runIf(pgAvailable)("postgres outage", () => {
     expect(down.status).toBe(503);
     expect(JSON.parse(down.body)).toMatchObject({ code: "UNAVAILABLE" });
     expect(down.body).not.toMatch(/not-shown|postgres:\/\//);
-    await proxy.open(new URL(PG_URL));
+    proxy.restore();
     expect(await query()).toEqual({ status: 200, body: '{"rows":[{"one":1}],"row_count":1}' });
-    await proxy.close();
+    proxy.cut();
     expect((await query()).status).toBe(503);
-    await proxy.open(new URL(PG_URL));
+    proxy.restore();
     expect((await query()).status).toBe(200);
   });
 });
