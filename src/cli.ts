@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /** The `mikcar` command: parse flags and environment, open the services, listen, shut down on a signal. */
 import { readFileSync } from "node:fs";
-import { ConfigError, helpText, parseConfig } from "./config.js";
-import { createLogger, describeError } from "./log.js";
-import { createSidecar } from "./sidecar.js";
+import { ConfigError, helpText, parseConfig } from "./options.js";
+import { createLogger, describeError } from "./shared/log.js";
+import { createSidecar } from "./server/create-sidecar.js";
 
 /** The package version; package.json is one level up from src/ and two from dist/src/. */
 function packageVersion(): string {

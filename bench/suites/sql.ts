@@ -4,8 +4,8 @@
  * a transaction with `pg`.
  */
 import pg from "pg";
-import { createSidecar } from "../../src/sidecar.js";
-import { createLogger } from "../../src/log.js";
+import { createSidecar } from "../../src/server/create-sidecar.js";
+import { createLogger } from "../../src/shared/log.js";
 import { load, loop, type BenchRow, type BenchSuite } from "../lib.js";
 
 const PG_URL = process.env.PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";

@@ -3,7 +3,7 @@
  * The token is compared in constant time (over a hash, so length differences leak nothing either).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { sidecarError } from "../errors.js";
+import { sidecarError } from "../shared/errors.js";
 
 export interface AuthCheck {
   /** Throws UNAUTHORIZED unless `authorization` is exactly `Bearer <token>`; a no-op when auth is off. */

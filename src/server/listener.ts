@@ -7,7 +7,7 @@ import * as net from "node:net";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import { lstat, unlink } from "node:fs/promises";
-import { stringifyExact } from "../rest/json.js";
+import { stringifyExact } from "../shared/exact-json.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 

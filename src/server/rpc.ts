@@ -7,8 +7,8 @@ import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@conne
 import { Health } from "../../gen/health/v1/health_pb.js";
 import * as reflectionV1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { sidecarError } from "../errors.js";
-import { describeError, type Logger } from "../log.js";
+import { sidecarError } from "../shared/errors.js";
+import { describeError, type Logger } from "../shared/log.js";
 import type { ServerLimits, ServiceInstance } from "../services/module.js";
 import type { AuthCheck } from "./auth.js";
 import { Deadlines } from "./deadlines.js";

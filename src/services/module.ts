@@ -3,8 +3,8 @@
  * and the REST layer only ever talk to this shape, so adding a service never touches them.
  */
 import type { DescService } from "@bufbuild/protobuf";
-import type { Logger } from "../log.js";
-import type { RestRoute } from "../rest/route.js";
+import type { Logger } from "../shared/log.js";
+import type { RestRoute } from "../shared/rest-route.js";
 
 /** A CLI/env option a service accepts beyond its URL (e.g. `--sql-readonly`). */
 export interface ServiceOption {

@@ -3,7 +3,7 @@
  * while disconnected, and the translation of connection errors into UNAVAILABLE.
  */
 import type { Redis, RedisOptions } from "ioredis";
-import { sidecarError, SidecarError } from "../errors.js";
+import { sidecarError, SidecarError } from "./errors.js";
 
 export interface RedisTarget {
   options: RedisOptions;

@@ -2,9 +2,9 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createSidecar, type SidecarOptions } from "../../src/sidecar.js";
-import { createLogger } from "../../src/log.js";
-import type { Sidecar } from "../../src/server/sidecar.js";
+import { createSidecar, type SidecarOptions } from "../../src/server/create-sidecar.js";
+import { createLogger } from "../../src/shared/log.js";
+import type { Sidecar } from "../../src/server/server.js";
 
 export interface RunningSidecar {
   sidecar: Sidecar;

@@ -5,7 +5,7 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../src/log.js";
+import { createLogger } from "../../src/shared/log.js";
 import { MemorySecrets } from "../../src/services/secrets/backends/memory.js";
 import { SecretCache } from "../../src/services/secrets/cache.js";
 import { createSecretsService } from "../../src/services/secrets/service.js";

@@ -7,8 +7,8 @@ import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as pb from "../../gen/mikcar/sql/v1/sql_pb.js";
-import { toEnvelope } from "../../src/errors.js";
-import { parseExact } from "../../src/rest/json.js";
+import { toEnvelope } from "../../src/shared/errors.js";
+import { parseExact } from "../../src/shared/exact-json.js";
 import type { SqlSettings } from "../../src/services/sql/index.js";
 import { pbOfValue, rowObjects, valueOfJson, valueOfPb } from "../../src/services/sql/values.js";
 

@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as pb from "../../gen/mikcar/sql/v1/sql_pb.js";
-import { createLogger } from "../../src/log.js";
+import { createLogger } from "../../src/shared/log.js";
 import { DEFAULT_SQL_SETTINGS, sqlInstance } from "../../src/services/sql/index.js";
 import { openSqlBackend } from "../../src/services/sql/registry.js";
 import { rowObjects, valueOfPb } from "../../src/services/sql/values.js";

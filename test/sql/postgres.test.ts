@@ -1,7 +1,7 @@
 /** The SQL contract on the machine's PostgreSQL, in a schema of its own. */
 import pg from "pg";
 import { afterAll, describe } from "vitest";
-import { createLogger } from "../../src/log.js";
+import { createLogger } from "../../src/shared/log.js";
 import { DEFAULT_SQL_SETTINGS, sqlInstance } from "../../src/services/sql/index.js";
 import { openSqlBackend } from "../../src/services/sql/registry.js";
 import { describeSqlContract } from "./contract.js";

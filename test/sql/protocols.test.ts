@@ -10,8 +10,8 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SqlService } from "../../gen/mikcar/sql/v1/sql_pb.js";
-import { createLogger } from "../../src/log.js";
-import { parseExact } from "../../src/rest/json.js";
+import { createLogger } from "../../src/shared/log.js";
+import { parseExact } from "../../src/shared/exact-json.js";
 import { startSidecar, type RunningSidecar } from "../helpers/sidecar.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mikcar-sql-"));

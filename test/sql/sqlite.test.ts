@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "vitest";
-import { createLogger } from "../../src/log.js";
+import { createLogger } from "../../src/shared/log.js";
 import { DEFAULT_SQL_SETTINGS, sqlInstance } from "../../src/services/sql/index.js";
 import { openSqlBackend } from "../../src/services/sql/registry.js";
 import { describeSqlContract } from "./contract.js";

@@ -4,7 +4,7 @@ import { parseS3Url } from "../../src/services/storage/backends/s3.js";
 import { storageModule } from "../../src/services/storage/index.js";
 import { openStorageBackend } from "../../src/services/storage/registry.js";
 import { parseSeconds, parseSize } from "../../src/shared/size.js";
-import { createLogger } from "../../src/log.js";
+import { createLogger } from "../../src/shared/log.js";
 
 describe("storage options", () => {
   it("parses sizes and seconds", () => {

@@ -1,6 +1,6 @@
 /** The email service as a sidecar module: `--email`, `EMAIL_URL`, `--email-batch-concurrency`. */
 import { EmailService } from "../../../gen/mikcar/email/v1/email_pb.js";
-import { emailRoutes } from "../../rest/email.js";
+import { emailRoutes } from "./rest.js";
 import { serviceInstance, type ServiceInstance, type ServiceModule } from "../module.js";
 import type { EmailBackend } from "./backend.js";
 import { EMAIL_SCHEMES, openEmailBackend } from "./registry.js";

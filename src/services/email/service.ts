@@ -5,7 +5,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { EmailSchema, EmailService, SendResultSchema, type SendResult } from "../../../gen/mikcar/email/v1/email_pb.js";
-import { sidecarError, toEnvelope } from "../../errors.js";
+import { sidecarError, toEnvelope } from "../../shared/errors.js";
 import type { EmailBackend } from "./backend.js";
 import { checkEmail } from "./validate.js";
 

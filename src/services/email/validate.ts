@@ -3,7 +3,7 @@
  * injection: no CR or LF in any address, subject, header or file name.
  */
 import type { Email } from "../../../gen/mikcar/email/v1/email_pb.js";
-import { sidecarError } from "../../errors.js";
+import { sidecarError } from "../../shared/errors.js";
 import type { OutgoingEmail } from "./backend.js";
 
 export const LIMITS = {

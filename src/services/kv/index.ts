@@ -1,6 +1,6 @@
 /** The KV service as a sidecar module: `--kv`, `KV_URL`, backends memory / lmdb / redis. */
 import { KvService } from "../../../gen/mikcar/kv/v1/kv_pb.js";
-import { kvRoutes } from "../../rest/kv.js";
+import { kvRoutes } from "./rest.js";
 import { serviceInstance, type ServiceModule } from "../module.js";
 import type { KvBackend } from "./backend.js";
 import { KV_SCHEMES, openKvBackend } from "./registry.js";

@@ -4,7 +4,7 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import { KvService, WatchResponse_EventType as EventType } from "../../../gen/mikcar/kv/v1/kv_pb.js";
-import { sidecarError } from "../../errors.js";
+import { sidecarError } from "../../shared/errors.js";
 import type { KvBackend, KvEventType } from "./backend.js";
 import { compilePattern, matches } from "./glob.js";
 

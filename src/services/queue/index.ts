@@ -1,7 +1,7 @@
 /** The queue service as a sidecar module: `--queue`, `QUEUE_URL`, backends memory / redis / amqp. */
 import { QueueService } from "../../../gen/mikcar/queue/v1/queue_pb.js";
-import type { Logger } from "../../log.js";
-import { queueRoutes } from "../../rest/queue.js";
+import type { Logger } from "../../shared/log.js";
+import { queueRoutes } from "./rest.js";
 import { serviceInstance, type ServiceInstance, type ServiceModule } from "../module.js";
 import type { QueueBackend } from "./backend.js";
 import { openQueueBackend, QUEUE_SCHEMES } from "./registry.js";

@@ -5,8 +5,8 @@
 import { createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { AckMode, MessageSchema, QueueService } from "../../../gen/mikcar/queue/v1/queue_pb.js";
-import { sidecarError } from "../../errors.js";
-import type { Logger } from "../../log.js";
+import { sidecarError } from "../../shared/errors.js";
+import type { Logger } from "../../shared/log.js";
 import type { Delivery, QueueBackend, Target } from "./backend.js";
 import { payloadJson } from "./payload.js";
 

@@ -3,7 +3,7 @@
  * labels where the store has them (declared as features, so the service refuses what a backend cannot do
  * instead of ignoring it). Errors a backend throws carry names, never values.
  */
-import { sidecarError } from "../../errors.js";
+import { sidecarError } from "../../shared/errors.js";
 
 export interface SecretRecord {
   value: string;

@@ -1,6 +1,6 @@
 /** The secrets service as a sidecar module: `--secrets`, `SECRETS_URL`, `--secrets-cache-ttl`. */
 import { SecretsService } from "../../../gen/mikcar/secrets/v1/secrets_pb.js";
-import { secretsRoutes } from "../../rest/secrets.js";
+import { secretsRoutes } from "./rest.js";
 import { serviceInstance, type ServiceInstance, type ServiceModule } from "../module.js";
 import type { SecretsBackend } from "./backend.js";
 import { SecretCache } from "./cache.js";
@@ -33,7 +33,7 @@ export const secretsModule: ServiceModule = {
   },
   async open(url, ctx) {
     // Imported here, not at the top: config.ts lists the service modules, so a static import would be a cycle.
-    const { parseDuration } = await import("../../config.js");
+    const { parseDuration } = await import("../../options.js");
     const ttl = ctx.options["cache-ttl"];
     const cacheTtlMs = typeof ttl === "string" ? parseDuration(ttl, "--secrets-cache-ttl") : 0;
     return secretsInstance(await openSecretsBackend(url), { cacheTtlMs });

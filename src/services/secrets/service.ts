@@ -4,7 +4,7 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import { SecretsService } from "../../../gen/mikcar/secrets/v1/secrets_pb.js";
-import { sidecarError } from "../../errors.js";
+import { sidecarError } from "../../shared/errors.js";
 import { secretNotFound, type SecretsBackend } from "./backend.js";
 import type { SecretCache } from "./cache.js";
 

@@ -4,8 +4,8 @@
  * values written inline ever reach the log.
  */
 import { createHash } from "node:crypto";
-import { toEnvelope } from "../../errors.js";
-import type { Logger } from "../../log.js";
+import { toEnvelope } from "../../shared/errors.js";
+import type { Logger } from "../../shared/log.js";
 import type { SqlBackend, SqlResult, SqlTx, SqlValue } from "./backend.js";
 
 const LEADING_NOISE = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/;

@@ -2,8 +2,8 @@
 import { availableParallelism } from "node:os";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { SqlService } from "../../../gen/mikcar/sql/v1/sql_pb.js";
-import type { Logger } from "../../log.js";
-import { sqlRoutes } from "../../rest/sql.js";
+import type { Logger } from "../../shared/log.js";
+import { sqlRoutes } from "./rest.js";
 import { serviceInstance, type ServiceInstance, type ServiceModule, type ServiceOption } from "../module.js";
 import { auditBackend } from "./audit.js";
 import type { SqlBackend } from "./backend.js";

@@ -4,7 +4,7 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { SqlService, Statement } from "../../../gen/mikcar/sql/v1/sql_pb.js";
-import { SidecarError, sidecarError } from "../../errors.js";
+import { SidecarError, sidecarError } from "../../shared/errors.js";
 import type { SqlBackend, SqlValue } from "./backend.js";
 import { pbOfValue, valueOfPb } from "./values.js";
 import { runScript } from "./script/run.js";

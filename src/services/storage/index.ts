@@ -1,6 +1,6 @@
 /** The storage service as a sidecar module: `--storage`, `STORAGE_URL`, backends memory / file / s3. */
 import { StorageService } from "../../../gen/mikcar/storage/v1/storage_pb.js";
-import { storageRoutes } from "../../rest/storage.js";
+import { storageRoutes } from "./rest.js";
 import { parseSeconds, parseSize } from "../../shared/size.js";
 import { serviceInstance, type ServiceInstance, type ServiceModule } from "../module.js";
 import type { StorageBackend } from "./backend.js";

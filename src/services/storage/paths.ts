@@ -3,7 +3,7 @@
  * percent-decoding by the router, never normalised), so "%2e%2e", "a/../b" and "..\\x" are all refused rather
  * than resolved into something else.
  */
-import { sidecarError } from "../../errors.js";
+import { sidecarError } from "../../shared/errors.js";
 
 export const MAX_PATH_BYTES = 1024;
 /** Where the file backend keeps metadata and temp files; no backend accepts paths under it. */

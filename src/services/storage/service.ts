@@ -6,7 +6,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import * as pb from "../../../gen/mikcar/storage/v1/storage_pb.js";
-import { sidecarError } from "../../errors.js";
+import { sidecarError } from "../../shared/errors.js";
 import type { ObjectMeta, StorageBackend } from "./backend.js";
 import { checkPath, checkPrefix, MAX_PATH_BYTES } from "./paths.js";
 import { guarded, tooLarge, withIdle } from "./streams.js";

@@ -1,5 +1,5 @@
 /** Guards for streamed uploads: a size limit, an announced size, an idle timeout and the caller's signal. */
-import { sidecarError } from "../../errors.js";
+import { sidecarError } from "../../shared/errors.js";
 
 export interface GuardOptions {
   maxBytes: number;

@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import type { Transporter } from "nodemailer";
 import type SMTPPool from "nodemailer/lib/smtp-pool/index.js";
-import { sidecarError, SidecarError } from "../../../errors.js";
+import { sidecarError, SidecarError } from "../../../shared/errors.js";
 import type { EmailBackend, OutgoingEmail, SendOutcome } from "../backend.js";
 
 const PLAIN_PORTS = new Set([25, 1025, 2525]);

@@ -3,7 +3,7 @@
  * change feed uses keyspace notifications, which this backend switches on when a watch starts.
  */
 import { Redis } from "ioredis";
-import { sidecarError } from "../../../errors.js";
+import { sidecarError } from "../../../shared/errors.js";
 import { connectRedis, escapeRedisGlob, mapRedisError, parseRedisUrl } from "../../../shared/redis.js";
 import { compareKeys, notIntegerError, overflowError, type KeysQuery, type KvBackend, type KvEvent } from "../backend.js";
 

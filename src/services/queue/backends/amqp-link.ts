@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ChannelModel, ConfirmChannel } from "amqplib";
-import { sidecarError, SidecarError } from "../../../errors.js";
+import { sidecarError, SidecarError } from "../../../shared/errors.js";
 
 export function mapAmqpError(err: unknown): never {
   if (err instanceof SidecarError) throw err;

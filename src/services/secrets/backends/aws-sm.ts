@@ -7,7 +7,7 @@
  * (ForceDeleteWithoutRecovery), so a deleted name is free again — on AWS itself after a short delay.
  */
 import type * as Sm from "@aws-sdk/client-secrets-manager";
-import { sidecarError, SidecarError } from "../../../errors.js";
+import { sidecarError, SidecarError } from "../../../shared/errors.js";
 import { isoTime, secretExists, secretNotFound, type SecretMeta, type SecretRecord, type SecretsBackend } from "../backend.js";
 
 type SmModule = typeof Sm;

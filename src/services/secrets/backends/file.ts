@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { sidecarError } from "../../../errors.js";
+import { sidecarError } from "../../../shared/errors.js";
 import { MemorySecrets, type StoredSecret } from "./memory.js";
 
 export class FileSecrets extends MemorySecrets {

@@ -6,7 +6,7 @@
  * overrides its address), refreshed before it expires. Secret ids allow only [A-Za-z0-9_-], so names with `/`
  * are refused. Versions are GCP's version numbers; labels are the secret's labels, set at creation.
  */
-import { sidecarError, SidecarError } from "../../../errors.js";
+import { sidecarError, SidecarError } from "../../../shared/errors.js";
 import { isoTime, secretExists, secretNotFound, type SecretMeta, type SecretRecord, type SecretsBackend } from "../backend.js";
 
 export interface GcpConfig {

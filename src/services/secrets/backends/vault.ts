@@ -9,7 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import type NodeVault from "node-vault";
-import { sidecarError, SidecarError } from "../../../errors.js";
+import { sidecarError, SidecarError } from "../../../shared/errors.js";
 import { isoTime, secretExists, secretNotFound, valueOfData, type SecretMeta, type SecretRecord, type SecretsBackend } from "../backend.js";
 
 export interface VaultConfig {

@@ -5,7 +5,7 @@
  * `rowMode: "array"` so duplicate column names and column order survive.
  */
 import pg from "pg";
-import { SidecarError, sidecarError } from "../../../errors.js";
+import { SidecarError, sidecarError } from "../../../shared/errors.js";
 import { READONLY_REFUSED, TRANSACTION_CONTROL, TRANSACTION_CONTROL_MESSAGE, leadingKeyword } from "../audit.js";
 import { taggedText, type SqlBackend, type SqlBackendOptions, type SqlResult, type SqlTx, type SqlValue, type TransactionOptions } from "../backend.js";
 import { arrayOf, converterFor, isBuiltin, type Convert } from "./postgres-types.js";

@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { SidecarError, sidecarError } from "../../../errors.js";
+import { SidecarError, sidecarError } from "../../../shared/errors.js";
 import { TRANSACTION_CONTROL, TRANSACTION_CONTROL_MESSAGE, leadingKeyword } from "../audit.js";
 import { taggedText, type SqlBackend, type SqlBackendOptions, type SqlResult, type SqlTx, type SqlValue } from "../backend.js";
 

@@ -3,8 +3,8 @@
  * failure — a throw, a failed statement (even one the script caught: Postgres has already aborted the
  * transaction), a limit — rolls back and becomes SCRIPT_ERROR naming the reason and the failing query.
  */
-import { SidecarError, sidecarError } from "../../../errors.js";
-import { parseExact, stringifyExact } from "../../../rest/json.js";
+import { SidecarError, sidecarError } from "../../../shared/errors.js";
+import { parseExact, stringifyExact } from "../../../shared/exact-json.js";
 import type { SqlBackend, SqlTx, SqlValue } from "../backend.js";
 import { rowObjects, valueOfJson } from "../values.js";
 import { ScriptFailure, type ScriptPool } from "./pool.js";

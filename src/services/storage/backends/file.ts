@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { constants, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { sidecarError } from "../../../errors.js";
+import { sidecarError } from "../../../shared/errors.js";
 import { comparePaths, EtagHasher, type ListQuery, type ObjectMeta, type ObjectReader, type StorageBackend, type WriteOptions } from "../backend.js";
 import { RESERVED_PREFIX } from "../paths.js";
 import { FileMeta } from "./file-meta.js";

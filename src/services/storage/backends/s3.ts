@@ -15,7 +15,7 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { SidecarError, sidecarError } from "../../../errors.js";
+import { SidecarError, sidecarError } from "../../../shared/errors.js";
 import type { ListQuery, ObjectMeta, ObjectReader, StorageBackend, WriteOptions } from "../backend.js";
 
 /** S3 lists at most 1000 keys per call. */

@@ -4,11 +4,11 @@
  */
 import { create, type DescMethod } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import * as pb from "../../gen/mikcar/queue/v1/queue_pb.js";
-import { sidecarError } from "../errors.js";
-import { MAX_VISIBILITY_SECONDS, responseWritten } from "../services/queue/service.js";
-import { queryInt } from "./params.js";
-import type { RestRequest, RestResponse, RestRoute } from "./route.js";
+import * as pb from "../../../gen/mikcar/queue/v1/queue_pb.js";
+import { sidecarError } from "../../shared/errors.js";
+import { MAX_VISIBILITY_SECONDS, responseWritten } from "./service.js";
+import { queryInt } from "../../shared/rest-params.js";
+import type { RestRequest, RestResponse, RestRoute } from "../../shared/rest-route.js";
 
 const m = pb.QueueService.method;
 const str = JSON.stringify;

@@ -4,10 +4,10 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import * as pb from "../../gen/mikcar/email/v1/email_pb.js";
-import { sidecarError, toEnvelope } from "../errors.js";
-import { jsonObject, jsonArray } from "./params.js";
-import type { RestRoute } from "./route.js";
+import * as pb from "../../../gen/mikcar/email/v1/email_pb.js";
+import { sidecarError, toEnvelope } from "../../shared/errors.js";
+import { jsonObject, jsonArray } from "../../shared/rest-params.js";
+import type { RestRoute } from "../../shared/rest-route.js";
 
 const m = pb.EmailService.method;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

@@ -8,10 +8,10 @@
  * // … later
  * await sidecar.close();
  */
-import { createLogger, describeError, redactUrl, type Logger } from "./log.js";
-import { createSidecarServer, DEFAULT_LIMITS, type Sidecar } from "./server/sidecar.js";
-import { findModule, serviceModules } from "./services/catalogue.js";
-import type { ServerLimits, ServiceInstance } from "./services/module.js";
+import { createLogger, describeError, redactUrl, type Logger } from "../shared/log.js";
+import { createSidecarServer, DEFAULT_LIMITS, type Sidecar } from "./server.js";
+import { findModule, serviceModules } from "../services/catalogue.js";
+import type { ServerLimits, ServiceInstance } from "../services/module.js";
 
 export interface SidecarOptions {
   /** Service name → backend URL, or an instance you opened yourself. */

@@ -3,11 +3,11 @@
 import { isUtf8 } from "node:buffer";
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import * as pb from "../../gen/mikcar/kv/v1/kv_pb.js";
-import { sidecarError } from "../errors.js";
-import { stringifyExact } from "./json.js";
-import { jsonInt, jsonObject, jsonStringArray, queryInt } from "./params.js";
-import type { RestRequest, RestRoute } from "./route.js";
+import * as pb from "../../../gen/mikcar/kv/v1/kv_pb.js";
+import { sidecarError } from "../../shared/errors.js";
+import { stringifyExact } from "../../shared/exact-json.js";
+import { jsonInt, jsonObject, jsonStringArray, queryInt } from "../../shared/rest-params.js";
+import type { RestRequest, RestRoute } from "../../shared/rest-route.js";
 
 const m = pb.KvService.method;
 const lossy = new TextDecoder("utf-8");

@@ -5,13 +5,13 @@
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import * as pb from "../../gen/mikcar/storage/v1/storage_pb.js";
-import { ErrorKinds, SidecarError, sidecarError, toEnvelope } from "../errors.js";
-import { checkPath } from "../services/storage/paths.js";
-import { checkContentType, etagMatches } from "../services/storage/service.js";
-import { jsonObject } from "./params.js";
-import { queryInt } from "./params.js";
-import type { RestRequest, RestResponse, RestRoute } from "./route.js";
+import * as pb from "../../../gen/mikcar/storage/v1/storage_pb.js";
+import { ErrorKinds, SidecarError, sidecarError, toEnvelope } from "../../shared/errors.js";
+import { checkPath } from "./paths.js";
+import { checkContentType, etagMatches } from "./service.js";
+import { jsonObject } from "../../shared/rest-params.js";
+import { queryInt } from "../../shared/rest-params.js";
+import type { RestRequest, RestResponse, RestRoute } from "../../shared/rest-route.js";
 
 const m = pb.StorageService.method;
 const DEFAULT_TYPE = "application/octet-stream";

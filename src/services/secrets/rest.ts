@@ -1,10 +1,10 @@
 /** The secrets rows of the REST table (API.md, Secrets): mikcar's paths and shapes onto the one SecretsService. */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import * as pb from "../../gen/mikcar/secrets/v1/secrets_pb.js";
-import { sidecarError } from "../errors.js";
-import { jsonObject } from "./params.js";
-import type { RestRequest, RestRoute } from "./route.js";
+import * as pb from "../../../gen/mikcar/secrets/v1/secrets_pb.js";
+import { sidecarError } from "../../shared/errors.js";
+import { jsonObject } from "../../shared/rest-params.js";
+import type { RestRequest, RestRoute } from "../../shared/rest-route.js";
 
 const m = pb.SecretsService.method;
 

@@ -6,7 +6,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { serviceModules } from "./services/catalogue.js";
 import type { ServiceModule } from "./services/module.js";
 import type { ListenAddress } from "./server/listener.js";
-import type { LogLevel } from "./log.js";
+import type { LogLevel } from "./shared/log.js";
 import { schemeOf } from "./shared/url.js";
 
 export class ConfigError extends Error {

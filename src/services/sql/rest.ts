@@ -1,12 +1,12 @@
 /** The SQL rows of the REST table (API.md, SQL): mikcar's paths onto the one SqlService implementation. */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import * as pb from "../../gen/mikcar/sql/v1/sql_pb.js";
-import { sidecarError } from "../errors.js";
-import { pbOfValue, rowObjects, valueOfJson, valueOfPb } from "../services/sql/values.js";
-import { parseExact, stringifyExact } from "./json.js";
-import { jsonObject, jsonArray } from "./params.js";
-import type { RestRoute } from "./route.js";
+import * as pb from "../../../gen/mikcar/sql/v1/sql_pb.js";
+import { sidecarError } from "../../shared/errors.js";
+import { pbOfValue, rowObjects, valueOfJson, valueOfPb } from "./values.js";
+import { parseExact, stringifyExact } from "../../shared/exact-json.js";
+import { jsonObject, jsonArray } from "../../shared/rest-params.js";
+import type { RestRoute } from "../../shared/rest-route.js";
 
 const m = pb.SqlService.method;
 

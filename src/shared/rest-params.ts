@@ -1,5 +1,5 @@
 /** Reading and checking REST query parameters and JSON bodies, with messages that name the field. */
-import { sidecarError } from "../errors.js";
+import { sidecarError } from "./errors.js";
 
 /** An integer query parameter, or `fallback` when absent. Accepts only plain decimal integers. */
 export function queryInt(

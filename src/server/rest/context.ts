@@ -8,8 +8,8 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import type { Readable } from "node:stream";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
-import { sidecarError } from "../errors.js";
-import type { RestRequest } from "./route.js";
+import { sidecarError } from "../../shared/errors.js";
+import type { RestRequest } from "../../shared/rest-route.js";
 
 const EMPTY = Buffer.alloc(0);
 
