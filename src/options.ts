@@ -1,22 +1,43 @@
 /**
- * Command line + environment → a validated configuration. Precedence: flag, then environment, then default.
- * Every error names the offending flag or variable and what would be accepted.
+ * Command line + environment → a validated configuration, for the `mikcar` command. Precedence: the flag, then
+ * the environment variable, then the default. Every value goes through the typed option parser
+ * (shared/option-spec.ts), so every error names the flag or variable and what it accepts.
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
-import { serviceModules } from "./services/catalogue.js";
-import type { ServiceModule } from "./services/module.js";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { ListenAddress } from "./server/listener.js";
+import { serviceModules } from "./services/catalogue.js";
+import { type ServiceModule, urlEnvOf } from "./services/module.js";
 import type { LogLevel } from "./shared/log.js";
+import {
+  envNames,
+  type OptionSpec,
+  type OptionValue,
+  parseOption,
+  resolveOptions,
+  showDefault,
+  valueHint,
+} from "./shared/option-spec.js";
+import { OptionError } from "./shared/units.js";
+import { redactUrl } from "./shared/redact.js";
 import { schemeOf } from "./shared/url.js";
 
+/** A configuration the user must fix; the CLI prints the message and exits 1. */
 export class ConfigError extends Error {
   override name = "ConfigError";
+}
+
+export interface ServiceConfig {
+  module: ServiceModule;
+  url: string;
+  /** What chose the URL, for the start-up log: `--sql-url`, `DATABASE_URL`, `default`. */
+  urlFrom: string;
+  options: Record<string, OptionValue | undefined>;
 }
 
 export interface Config {
   help: boolean;
   version: boolean;
-  services: Array<{ module: ServiceModule; url: string; options: Record<string, string | boolean | undefined> }>;
+  services: ServiceConfig[];
   listen: ListenAddress[];
   authToken?: string;
   maxBodyBytes: number;
@@ -26,7 +47,46 @@ export interface Config {
 
 type Env = Record<string, string | undefined>;
 
-const envName = (service: string) => `${service.toUpperCase()}_URL`;
+/** The server's own options; services declare theirs in their modules. */
+export const SERVER_OPTIONS = {
+  port: {
+    type: "integer",
+    min: 0,
+    max: 65_535,
+    env: "PORT",
+    description: "TCP port; 0 picks a free one",
+    default: 3001,
+  },
+  host: { type: "string", env: "HOST", description: "address to bind", default: "127.0.0.1" },
+  socket: { type: "string", env: "SOCKET", description: "also (or, without --port, only) listen on a Unix socket" },
+  "auth-token": {
+    type: "string",
+    env: ["SIDECAR_TOKEN", "AUTH_TOKEN"],
+    description: "require Authorization: Bearer <token> on everything but /health",
+  },
+  "no-auth": { type: "boolean", description: "turn auth off even if a token is set in the environment" },
+  "max-body-size": {
+    type: "size",
+    min: 1,
+    env: "MAX_BODY_SIZE",
+    description: "largest buffered request body",
+    default: 10 * 1024 * 1024,
+  },
+  "request-timeout": {
+    type: "duration",
+    env: "REQUEST_TIMEOUT",
+    description: "time before 408 / DEADLINE_EXCEEDED, 0 = none",
+    default: 30_000,
+  },
+  "log-level": {
+    type: "string",
+    choices: ["debug", "info", "warn", "error", "silent"],
+    env: "LOG_LEVEL",
+    description: "lowest level logged",
+    default: "info",
+  },
+} as const satisfies Record<string, OptionSpec>;
+
 const optionFlag = (service: string, opt: string) => `${service}-${opt}`;
 
 function argSpec(): NonNullable<ParseArgsConfig["options"]> {
@@ -34,52 +94,85 @@ function argSpec(): NonNullable<ParseArgsConfig["options"]> {
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "v" },
     all: { type: "boolean" },
-    port: { type: "string", short: "p" },
-    host: { type: "string" },
-    socket: { type: "string" },
-    "auth-token": { type: "string" },
-    "no-auth": { type: "boolean" },
-    "max-body-size": { type: "string" },
-    "request-timeout": { type: "string" },
-    "log-level": { type: "string" },
   };
+  for (const [name, o] of Object.entries(SERVER_OPTIONS) as Array<[string, OptionSpec]>) {
+    spec[name] = { type: o.type === "boolean" ? "boolean" : "string" };
+  }
+  spec.port = { type: "string", short: "p" };
   for (const m of serviceModules) {
     spec[m.name] = { type: "boolean" };
     spec[`${m.name}-url`] = { type: "string" };
-    for (const [opt, o] of Object.entries(m.options ?? {})) spec[optionFlag(m.name, opt)] = { type: o.type };
+    for (const [opt, o] of Object.entries(m.options ?? {})) {
+      spec[optionFlag(m.name, opt)] = { type: o.type === "boolean" ? "boolean" : "string" };
+    }
   }
   return spec;
+}
+
+/** The raw value of one option: the flag, else the first of its environment variables that is set. */
+function pick(
+  values: Record<string, string | boolean | undefined>,
+  env: Env,
+  flag: string,
+  spec: OptionSpec,
+): { raw: string | boolean | undefined; from: string } {
+  if (values[flag] !== undefined) return { raw: values[flag], from: `--${flag}` };
+  for (const name of envNames(spec)) if (env[name] !== undefined) return { raw: env[name], from: name };
+  return { raw: undefined, from: "default" };
 }
 
 /** Parses `argv` (without node and script) against `env`. Throws ConfigError with a user-facing message. */
 export function parseConfig(argv: string[], env: Env): Config {
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({ args: argv, options: argSpec(), allowPositionals: false, strict: true }).values as typeof values;
+    values = parseArgs({ args: argv, options: argSpec(), allowPositionals: false, strict: true })
+      .values as typeof values;
   } catch (err) {
     throw new ConfigError(`${(err as Error).message} (see --help)`);
   }
+  try {
+    return buildConfig(values, env);
+  } catch (err) {
+    if (err instanceof OptionError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
+function buildConfig(values: Record<string, string | boolean | undefined>, env: Env): Config {
   const help = values.help === true;
   const version = values.version === true;
+  const server = (name: keyof typeof SERVER_OPTIONS) => {
+    const spec: OptionSpec = SERVER_OPTIONS[name];
+    const { raw, from } = pick(values, env, name, spec);
+    const what = from === "default" ? `--${name}` : from;
+    return { value: raw === undefined ? spec.default : parseOption(spec, raw, what), from, given: raw !== undefined };
+  };
 
-  const services: Config["services"] = [];
+  const services: ServiceConfig[] = [];
   for (const m of serviceModules) {
     const urlFlag = values[`${m.name}-url`] as string | undefined;
     if (values[m.name] !== true && values.all !== true && urlFlag === undefined) continue;
-    const url = urlFlag ?? env[envName(m.name)] ?? m.defaultUrl;
+    const fromEnv = urlEnvOf(m).find((name) => env[name] !== undefined);
+    const url = urlFlag ?? (fromEnv ? env[fromEnv]! : m.defaultUrl);
+    const urlFrom = urlFlag !== undefined ? `--${m.name}-url` : (fromEnv ?? "default");
     if (!m.schemes.includes(schemeOf(url))) {
       throw new ConfigError(
-        `${urlFlag !== undefined ? `--${m.name}-url` : env[envName(m.name)] !== undefined ? envName(m.name) : `default ${m.name} URL`} ` +
-          `${JSON.stringify(url.replace(/\/\/[^/@]*@/, "//***@"))} is not supported: accepted schemes are ${m.schemes.map((s) => s + "://").join(", ")}`,
+        `${urlFrom === "default" ? `default ${m.name} URL` : urlFrom} ${JSON.stringify(redactUrl(url))} is not supported: ` +
+          `accepted schemes are ${m.schemes.map((s) => `${s}://`).join(", ")}`,
       );
     }
-    const options: Record<string, string | boolean | undefined> = {};
+    const given: Record<string, string | boolean | undefined> = {};
+    const sources: Record<string, string> = {};
     for (const [opt, o] of Object.entries(m.options ?? {})) {
-      let v = values[optionFlag(m.name, opt)];
-      if (v === undefined && o.env && env[o.env] !== undefined) v = o.type === "boolean" ? /^(1|true|yes|on)$/i.test(env[o.env]!) : env[o.env];
-      options[opt] = v ?? o.default;
+      const { raw, from } = pick(values, env, optionFlag(m.name, opt), o);
+      given[opt] = raw;
+      sources[opt] = from;
     }
-    services.push({ module: m, url, options });
+    // Messages name what the user actually set: the flag, or the environment variable it came from.
+    const options = resolveOptions(m.options ?? {}, given, (opt) =>
+      sources[opt] === "default" || sources[opt] === undefined ? `--${optionFlag(m.name, opt)}` : sources[opt]!,
+    );
+    services.push({ module: m, url, urlFrom, options });
   }
   if (services.length === 0 && !help && !version) {
     throw new ConfigError(
@@ -89,25 +182,22 @@ export function parseConfig(argv: string[], env: Env): Config {
 
   let authToken: string | undefined;
   if (values["no-auth"] !== true) {
-    const given = (values["auth-token"] as string | undefined) ?? env.SIDECAR_TOKEN ?? env.AUTH_TOKEN;
-    if (given !== undefined && given.trim() === "") {
-      throw new ConfigError("the auth token (--auth-token, SIDECAR_TOKEN or AUTH_TOKEN) is empty: set a token or pass --no-auth");
+    const token = server("auth-token");
+    if (token.given && String(token.value).trim() === "") {
+      throw new ConfigError(
+        "the auth token (--auth-token, SIDECAR_TOKEN or AUTH_TOKEN) is empty: set a token or pass --no-auth",
+      );
     }
-    authToken = given;
+    authToken = token.value as string | undefined;
   }
 
-  const host = (values.host as string | undefined) ?? env.HOST ?? "127.0.0.1";
-  const portText = (values.port as string | undefined) ?? env.PORT;
-  const socket = (values.socket as string | undefined) ?? env.SOCKET;
+  const port = server("port");
+  const socket = server("socket").value as string | undefined;
   const listen: ListenAddress[] = [];
   // A socket alone means socket only; a port (given or default) means TCP too.
-  if (portText !== undefined || socket === undefined) listen.push({ host, port: parsePort(portText ?? "3001") });
+  if (port.given || socket === undefined)
+    listen.push({ host: server("host").value as string, port: port.value as number });
   if (socket !== undefined) listen.push({ socket: socket.replace(/^unix:/, "") });
-
-  const logLevel = ((values["log-level"] as string | undefined) ?? env.LOG_LEVEL ?? "info") as LogLevel;
-  if (!["debug", "info", "warn", "error", "silent"].includes(logLevel)) {
-    throw new ConfigError(`--log-level must be one of debug, info, warn, error, silent; got ${JSON.stringify(logLevel)}`);
-  }
 
   return {
     help,
@@ -115,34 +205,17 @@ export function parseConfig(argv: string[], env: Env): Config {
     services,
     listen,
     authToken,
-    maxBodyBytes: parseSize((values["max-body-size"] as string | undefined) ?? env.MAX_BODY_SIZE ?? "10MiB", "--max-body-size"),
-    requestTimeoutMs: parseDuration((values["request-timeout"] as string | undefined) ?? env.REQUEST_TIMEOUT ?? "30s", "--request-timeout"),
-    logLevel,
+    maxBodyBytes: server("max-body-size").value as number,
+    requestTimeoutMs: server("request-timeout").value as number,
+    logLevel: server("log-level").value as LogLevel,
   };
 }
 
-function parsePort(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n > 65535) throw new ConfigError(`port must be an integer 0-65535, got ${JSON.stringify(text)}`);
-  return n;
-}
-
-const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
-
-/** "10MiB", "512kb", "1048576" → bytes. */
-export function parseSize(text: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
-  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new ConfigError(`${what} must be a size like 10MiB, 512KiB or 1048576; got ${JSON.stringify(text)}`);
-  return Math.floor(Number(m[1]) * unit);
-}
-
-/** "30s", "500ms", "2m", "30" (seconds) → ms. */
-export function parseDuration(text: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i.exec(text.trim());
-  if (!m) throw new ConfigError(`${what} must be a duration like 30s, 500ms or 2m; got ${JSON.stringify(text)}`);
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s").toLowerCase() as "ms" | "s" | "m" | "h"];
-  return Math.round(Number(m[1]) * factor);
+function optionLine(flag: string, spec: OptionSpec, short?: string): string {
+  const envs = envNames(spec);
+  const def = showDefault(spec);
+  const left = `${short ? `${short}, ` : "    "}--${flag}${valueHint(spec)}`;
+  return `  ${left.padEnd(44)} ${spec.description}${envs.length ? ` (env ${envs.join(", ")})` : ""}${def !== undefined ? ` [${def}]` : ""}`;
 }
 
 export function helpText(version: string): string {
@@ -151,29 +224,26 @@ export function helpText(version: string): string {
     "",
     "Usage: mikcar [--kv] [--storage] [...] [options]",
     "",
-    "Services (each reads <NAME>_URL, else --<name>-url, else its embedded default):",
+    "Every option is read from its flag, else from its environment variable, else its default.",
+    "Sizes take 512KiB, 10MB, 5GiB (a bare number is bytes unless noted); durations take 500ms, 30s, 5m",
+    "(a bare number is seconds unless noted).",
+    "",
+    "Services (--<name>-url URL, else the environment variable named, else the embedded default):",
   ];
   for (const m of serviceModules) {
     lines.push(`  --${m.name.padEnd(10)} ${m.summary}`);
-    lines.push(`  ${"".padEnd(12)} ${envName(m.name)} default ${m.defaultUrl}; schemes ${m.schemes.map((s) => s + "://").join(" ")}`);
-    for (const [opt, o] of Object.entries(m.options ?? {})) {
-      lines.push(`      --${optionFlag(m.name, opt)}${o.env ? ` (${o.env})` : ""}  ${o.description}${o.default !== undefined ? ` [${o.default}]` : ""}`);
-    }
+    lines.push(
+      `  ${"".padEnd(12)} --${m.name}-url or ${urlEnvOf(m).join(" or ")} default ${m.defaultUrl}; schemes ${m.schemes.map((s) => `${s}://`).join(" ")}`,
+    );
+    for (const [opt, o] of Object.entries(m.options ?? {})) lines.push(`  ${optionLine(optionFlag(m.name, opt), o)}`);
+  }
+  lines.push("  --all        every service on its embedded default", "", "Options:");
+  for (const [name, o] of Object.entries(SERVER_OPTIONS) as Array<[string, OptionSpec]>) {
+    lines.push(optionLine(name, o, name === "port" ? "-p" : undefined));
   }
   lines.push(
-    "  --all        every service on its embedded default",
-    "",
-    "Options:",
-    "  -p, --port N            TCP port (PORT) [3001]; 0 picks a free port",
-    "      --host ADDR         address to bind (HOST) [127.0.0.1]",
-    "      --socket PATH       also (or, without --port, only) listen on a Unix socket (SOCKET)",
-    "      --auth-token T      require Authorization: Bearer T (SIDECAR_TOKEN, AUTH_TOKEN)",
-    "      --no-auth           turn auth off even if a token is set in the environment",
-    "      --max-body-size S   largest buffered request body (MAX_BODY_SIZE) [10MiB]",
-    "      --request-timeout D time before 408 (REQUEST_TIMEOUT) [30s]",
-    "      --log-level L       debug|info|warn|error|silent (LOG_LEVEL) [info]",
-    "  -h, --help              this text",
-    "  -v, --version           print the version",
+    "  -h, --help                                   this text",
+    "  -v, --version                                print the version",
   );
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }

@@ -18,7 +18,7 @@ export function createAuth(token: string | undefined): AuthCheck {
   return {
     enabled: true,
     verify(authorization) {
-      if (!authorization || !authorization.startsWith("Bearer ")) {
+      if (!authorization?.startsWith("Bearer ")) {
         throw sidecarError("UNAUTHORIZED", "missing or malformed Authorization header (expected: Bearer <token>)");
       }
       const given = createHash("sha256").update(authorization.slice(7)).digest();

@@ -112,7 +112,9 @@ function answerClientError(err: NodeJS.ErrnoException, socket: net.Socket) {
   const status = tooLarge ? 431 : 400;
   const body = stringifyExact({
     code: tooLarge ? "HEADERS_TOO_LARGE" : "BAD_REQUEST",
-    error: tooLarge ? "request line or headers too large (a key or path this long is not accepted)" : "malformed HTTP request",
+    error: tooLarge
+      ? "request line or headers too large (a key or path this long is not accepted)"
+      : "malformed HTTP request",
     status,
   });
   socket.end(

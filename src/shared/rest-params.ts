@@ -10,7 +10,8 @@ export function queryInt(
 ): bigint {
   const raw = query.get(name);
   if (raw === null || raw === "") return fallback;
-  if (!/^-?\d{1,19}$/.test(raw)) throw sidecarError("BAD_REQUEST", `query parameter ${name} must be an integer, got ${JSON.stringify(raw)}`);
+  if (!/^-?\d{1,19}$/.test(raw))
+    throw sidecarError("BAD_REQUEST", `query parameter ${name} must be an integer, got ${JSON.stringify(raw)}`);
   return checkBounds(BigInt(raw), `query parameter ${name}`, bounds);
 }
 
@@ -30,7 +31,11 @@ export function jsonObject(json: unknown, what = "request body"): Record<string,
 }
 
 /** An integer field of a JSON body (number or bigint from exact parsing), or undefined when absent. */
-export function jsonInt(obj: Record<string, unknown>, field: string, bounds: { min?: bigint; max?: bigint } = {}): bigint | undefined {
+export function jsonInt(
+  obj: Record<string, unknown>,
+  field: string,
+  bounds: { min?: bigint; max?: bigint } = {},
+): bigint | undefined {
   const v = obj[field];
   if (v === undefined || v === null) return undefined;
   if (typeof v === "bigint") return checkBounds(v, `field ${field}`, bounds);

@@ -19,7 +19,10 @@ export async function startSidecar(
   opts: Partial<SidecarOptions> & Pick<SidecarOptions, "services">,
   listen: { socket?: boolean } = {},
 ): Promise<RunningSidecar> {
-  const sidecar = await createSidecar({ log: createLogger(process.env.TEST_LOG === "1" ? "debug" : "silent"), ...opts });
+  const sidecar = await createSidecar({
+    log: createLogger(process.env.TEST_LOG === "1" ? "debug" : "silent"),
+    ...opts,
+  });
   const addr = await sidecar.listen({ port: 0, host: "127.0.0.1" });
   let socket: string | undefined;
   if (listen.socket) {

@@ -51,7 +51,8 @@ export class RestCall implements RestRequest {
     if (!this.ac) {
       this.ac = new AbortController();
       if (this.reason !== undefined) this.ac.abort(this.reason);
-      else if (this.res.writableFinished || this.res.destroyed) this.abort(sidecarError("REQUEST_TIMEOUT", "client closed the connection"));
+      else if (this.res.writableFinished || this.res.destroyed)
+        this.abort(sidecarError("REQUEST_TIMEOUT", "client closed the connection"));
       else {
         this.res.once("close", () => {
           if (!this.res.writableFinished) this.abort(sidecarError("REQUEST_TIMEOUT", "client closed the connection"));

@@ -35,7 +35,7 @@ export function createRestDispatcher(
   // Trailing slashes are significant: `/secrets/list/db/` is the folder prefix "db/", not "db".
   const router = FindMyWay({ ignoreTrailingSlash: false, maxParamLength: 65_536 });
   for (const { name, instance } of services) {
-    for (const route of instance.rest) {
+    for (const route of instance.rest(instance.impl)) {
       router.on(route.method, `/${name}${route.path}`, () => {}, { route, service: instance } satisfies Store);
     }
   }
@@ -68,7 +68,11 @@ export function createRestDispatcher(
           return true;
         }
       } catch {
-        sendError(req, res, sidecarError("BAD_REQUEST", "the request path has malformed percent-encoding or is not valid UTF-8"));
+        sendError(
+          req,
+          res,
+          sidecarError("BAD_REQUEST", "the request path has malformed percent-encoding or is not valid UTF-8"),
+        );
         return true;
       }
       const { route, service } = found.store as Store;

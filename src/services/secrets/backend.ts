@@ -48,7 +48,10 @@ export interface SecretsBackend {
 }
 
 export const secretNotFound = (name: string, version = "") =>
-  sidecarError("NOT_FOUND", version ? `version ${version} of secret ${JSON.stringify(name)} not found` : `secret not found: ${name}`);
+  sidecarError(
+    "NOT_FOUND",
+    version ? `version ${version} of secret ${JSON.stringify(name)} not found` : `secret not found: ${name}`,
+  );
 
 export const secretExists = (name: string) => sidecarError("ALREADY_EXISTS", `secret already exists: ${name}`);
 

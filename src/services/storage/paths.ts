@@ -36,12 +36,14 @@ function checkCommon(path: string, field: string): void {
   const segments = path.split(/[\\/]/);
   if (segments.includes("..")) throw sidecarError("BAD_REQUEST", "Path traversal not allowed");
   const bytes = Buffer.byteLength(path, "utf8");
-  if (bytes > MAX_PATH_BYTES) throw sidecarError("BAD_REQUEST", `${field} is ${bytes} bytes; the limit is ${MAX_PATH_BYTES}`);
+  if (bytes > MAX_PATH_BYTES)
+    throw sidecarError("BAD_REQUEST", `${field} is ${bytes} bytes; the limit is ${MAX_PATH_BYTES}`);
   if (!path.isWellFormed()) throw sidecarError("BAD_REQUEST", `${field} is not valid UTF-8`);
   for (const s of path.split("/")) {
     // Empty and "." segments would name the same file as another path on the file backend.
     if (s === "" || s === ".") throw sidecarError("BAD_REQUEST", `${field} must not contain empty or "." segments`);
   }
-  if (segments[0] === RESERVED_PREFIX) throw sidecarError("BAD_REQUEST", `${field} must not be under the reserved ${RESERVED_PREFIX}/ prefix`);
+  if (segments[0] === RESERVED_PREFIX)
+    throw sidecarError("BAD_REQUEST", `${field} must not be under the reserved ${RESERVED_PREFIX}/ prefix`);
   if (/[\x01-\x1f\x7f]/.test(path)) throw sidecarError("BAD_REQUEST", `${field} must not contain control characters`);
 }

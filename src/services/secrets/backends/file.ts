@@ -12,7 +12,10 @@ import { MemorySecrets, type StoredSecret } from "./memory.js";
 export class FileSecrets extends MemorySecrets {
   override readonly name = "file";
 
-  private constructor(initial: Record<string, StoredSecret>, save: (state: Record<string, StoredSecret>) => Promise<void>) {
+  private constructor(
+    initial: Record<string, StoredSecret>,
+    save: (state: Record<string, StoredSecret>) => Promise<void>,
+  ) {
     super({ initial, onChange: save });
   }
 
