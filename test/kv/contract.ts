@@ -246,6 +246,38 @@ export function describeKvContract(name: string, open: () => Promise<KvTarget>) 
         expect(await list("*b")).toEqual(["a/b", "ab", "b"]);
       });
 
+      it("takes every printable ASCII character in a pattern, literal and escaped", async () => {
+        const ascii = key("ascii");
+        const chars = Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i));
+        const names = chars.flatMap((c) => [c, `a${c}`, `a${c}z`]);
+        await kv.setBatch(create(pb.SetBatchRequestSchema, { values: Object.fromEntries(names.map((s) => [`${ascii}/${s}`, enc("v")])) }), ctx());
+        const all = (await keys(`${ascii}/*`, 10_000)).keys.map((k) => k.slice(ascii.length + 1));
+        expect([...all].sort()).toEqual([...new Set(names)].sort());
+        const glob = async (p: string) => (await keys(`${ascii}/${p}`, 10_000)).keys.map((k) => k.slice(ascii.length + 1));
+        const startingWith = (s: string) => all.filter((k) => k.startsWith(s));
+        for (const c of chars) {
+          const esc = `\\${c}`;
+          const what = `character ${JSON.stringify(c)}`;
+          expect(await glob(`a${esc}*`), what).toEqual(startingWith(`a${c}`));
+          expect(await glob(esc), what).toEqual([c]);
+          expect(await glob(`[${esc}]`), what).toEqual([c]);
+          expect(await glob(`?${esc}`), what).toEqual([`a${c}`]);
+          if ("*?[\\".includes(c)) continue;
+          // Without glob meaning a character stands for itself, `-` included (`a-*` was a 500).
+          expect(await glob(`a${c}*`), what).toEqual(startingWith(`a${c}`));
+          expect(await glob(`*${c}z`), what).toEqual(all.filter((k) => k.endsWith(`${c}z`)));
+          if (c !== "]" && c !== "^") expect(await glob(`[${c}]`), what).toEqual([c]);
+        }
+        // The glob characters themselves, as Redis reads them.
+        expect(await glob("a**")).toEqual(startingWith("a"));
+        expect(await glob("a?*")).toEqual(startingWith("a").filter((k) => k !== "a"));
+        expect(await glob("a[*")).toEqual(["a*"]); // an unclosed set takes the rest of the pattern
+        expect(await glob("a\\")).toEqual(["a\\"]); // a trailing backslash is itself
+        expect(await glob("[]]")).toEqual([]); // "[]" is an empty set
+        expect(await glob("a[^]")).toEqual(startingWith("a").filter((k) => k.length === 2));
+        expect(await glob("[z-x]")).toEqual(["x", "y", "z"]); // range ends in either order
+      });
+
       it("pages with limit and cursor without gaps or repeats", async () => {
         const seen: string[] = [];
         let cursor = "";

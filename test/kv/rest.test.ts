@@ -79,6 +79,19 @@ describe("KV REST", () => {
     expect(await (await call("/kv/keys/user:*?limit=2&cursor=user:2")).json()).toEqual({ keys: ["user:3"], next_cursor: null });
   });
 
+  it("lists keys by a glob with punctuation in it (a-* was a 500)", async () => {
+    for (const k of ["a-1", "a-2", "a.b", "a_c"]) await call(`/kv/set/${k}`, { method: "POST", body: "v" });
+    expect(await (await call("/kv/keys/a-*")).json()).toEqual({ keys: ["a-1", "a-2"], next_cursor: null });
+    expect(await (await call("/kv/keys/a[-.]*")).json()).toEqual({ keys: ["a-1", "a-2", "a.b"], next_cursor: null });
+    expect(await (await call("/kv/keys/a%5C-*")).json()).toEqual({ keys: ["a-1", "a-2"], next_cursor: null });
+  });
+
+  it("answers a many-star pattern that cannot match a long key without stalling (no regex backtracking)", async () => {
+    await call(`/kv/set/${"a".repeat(1000)}`, { method: "POST", body: "v" });
+    const r = await call(`/kv/keys/${"*a".repeat(12)}*b`);
+    expect(await r.json()).toEqual({ keys: [], next_cursor: null });
+  });
+
   describe("bad input gets a clear 4xx envelope", () => {
     const cases: Array<[string, () => Promise<Response>, number, string, RegExp]> = [
       ["negative ttl", () => call("/kv/set/k?ttl=-5", { method: "POST", body: "x" }), 400, "BAD_REQUEST", /ttl must be at least 0/],
