@@ -175,6 +175,8 @@ describe("storage REST", () => {
     r = await req("GET", "/list/pg?limit=2&offset=pg/2");
     expect(json(r)).toMatchObject({ objects: [{ location: "pg/3" }], next_offset: null });
     expect((await req("GET", "/list?limit=0")).status).toBe(400);
+    r = await req("GET", "/list?limit=9223372036854775808");
+    expect(json(r)).toMatchObject({ status: 400, error: expect.stringMatching(/^query parameter limit must be a 64-bit integer/) });
     const hdr = { "content-type": "application/json" };
     r = await req("POST", "/copy", { headers: hdr, body: JSON.stringify({ source: "pg/1", destination: "pg/copy" }) });
     expect(json(r)).toEqual({ path: "pg/copy", status: "copied" });
