@@ -7,7 +7,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import * as pb from "../../gen/mikcar/storage/v1/storage_pb.js";
 import { ErrorKinds, SidecarError, sidecarError, toEnvelope } from "../errors.js";
-import { checkPath } from "../services/storage/paths.js";
+import { objectPath } from "../services/storage/paths.js";
 import { checkContentType, etagMatches } from "../services/storage/service.js";
 import { jsonObject } from "./params.js";
 import { queryInt } from "./params.js";
@@ -135,9 +135,8 @@ export function storageRoutes(storage: ServiceImpl<typeof pb.StorageService>): R
       body: "stream",
       untimed: true,
       async handle(r) {
-        const path = r.params["*"] ?? "";
         // Checked here too so that messages name what a REST caller sent, not the RPC's metadata fields.
-        checkPath(path);
+        const path = objectPath(r.params["*"] ?? "");
         checkContentType(header(r, "content-type"), "content-type header");
         const { info } = await storage.upload(uploadMessages(r, path), r.context(m.upload));
         return { status: 201, headers: { etag: info?.etag ?? "" }, json: { path, status: "created" } };
@@ -150,7 +149,7 @@ export function storageRoutes(storage: ServiceImpl<typeof pb.StorageService>): R
       async handle(r) {
         const path = r.params["*"] ?? "";
         await storage.delete(create(pb.DeleteRequestSchema, { path }), r.context(m.delete));
-        return { json: { path, status: "deleted" } };
+        return { json: { path: objectPath(path), status: "deleted" } };
       },
     },
   ];
@@ -196,7 +195,8 @@ export function storageRoutes(storage: ServiceImpl<typeof pb.StorageService>): R
           op === "copy"
             ? await storage.copy(create(pb.CopyRequestSchema, req), r.context(m.copy))
             : await storage.move(create(pb.MoveRequestSchema, req), r.context(m.move));
-        return { headers: { etag: res.info?.etag ?? "" }, json: { path: req.destination, status: op === "copy" ? "copied" : "moved" } };
+        const path = res.info?.path ?? req.destination;
+        return { headers: { etag: res.info?.etag ?? "" }, json: { path, status: op === "copy" ? "copied" : "moved" } };
       },
     }),
   );

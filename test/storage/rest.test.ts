@@ -129,6 +129,35 @@ describe("storage REST", () => {
     expect(readdirSync(parent)).toEqual(["root"]);
   });
 
+  it("accepts a leading ./ as mikcar does: the same object as without it, on every path-taking route", async () => {
+    let r = await req("PUT", "/object/./file.txt", { body: "dot" });
+    expect([r.status, json(r)]).toEqual([201, { path: "file.txt", status: "created" }]);
+    expect((await req("GET", "/object/file.txt")).body.toString()).toBe("dot");
+    expect((await req("GET", "/object/./file.txt")).body.toString()).toBe("dot");
+    expect((await req("GET", "/object/%2E/file.txt")).body.toString()).toBe("dot");
+    expect((await req("HEAD", "/object/./file.txt")).headers["x-object-size"]).toBe("3");
+    expect(json(await req("GET", "/list/./")).objects.map((o: { location: string }) => o.location)).toContain("file.txt");
+    const hdr = { "content-type": "application/json" };
+    r = await req("POST", "/copy", { headers: hdr, body: JSON.stringify({ source: "./file.txt", destination: "./dot/copy" }) });
+    expect(json(r)).toEqual({ path: "dot/copy", status: "copied" });
+    expect(json(await req("GET", "/list/./dot"))).toMatchObject({ objects: [{ location: "dot/copy" }] });
+    r = await req("DELETE", "/object/./file.txt");
+    expect([r.status, json(r)]).toEqual([200, { path: "file.txt", status: "deleted" }]);
+    expect((await req("HEAD", "/object/file.txt")).status).toBe(404);
+    expect(readdirSync(root)).not.toContain(".");
+    // Only a leading "./": the rest of the rules stand.
+    for (const [path, msg] of [
+      ["/object/./../x", "Path traversal not allowed"],
+      ["/object/.//x", "Absolute paths not allowed"],
+      ["/object/./a/./b", 'empty or "."'],
+      ["/object/./a%5C..%5Cx", "Path traversal not allowed"],
+      ["/object/./a%00", "Null bytes"],
+    ]) {
+      r = await req("PUT", path!, { body: "x" });
+      expect([r.status, json(r).error], path).toEqual([400, expect.stringContaining(msg!)]);
+    }
+  });
+
   it("names what the REST caller sent in PUT errors: the path and the Content-Type header", async () => {
     let r = await req("PUT", "/object/a//b", { body: "x" });
     expect(json(r)).toMatchObject({ status: 400, error: 'path must not contain empty or "." segments' });
