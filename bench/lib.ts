@@ -67,6 +67,10 @@ export function printRows(rows: BenchRow[]): void {
   for (const r of rows) {
     const base = r.baseline ? byName.get(`${r.suite}/${r.baseline}`) : undefined;
     const ratio = r.ratio ?? (base ? r.value / base.value : undefined);
-    console.log([r.suite, r.name, fmt(r.value), r.unit, fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), r.baseline ?? "", fmt(ratio, 2)].join("\t"));
+    console.log(
+      [r.suite, r.name, fmt(r.value), r.unit, fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), r.baseline ?? "", fmt(ratio, 2)].join(
+        "\t",
+      ),
+    );
   }
 }

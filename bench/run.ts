@@ -12,7 +12,9 @@ const { values, positionals } = parseArgs({
 });
 const durationSec = Number(values.duration);
 const dir = new URL("./suites/", import.meta.url);
-const files = readdirSync(dir).filter((f) => f.endsWith(".ts")).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith(".ts"))
+  .sort();
 const rows: BenchRow[] = [];
 for (const f of files) {
   const suite = (await import(new URL(f, dir).href)).default as BenchSuite;

@@ -17,14 +17,52 @@ const suite: BenchSuite = {
     const real = await startSidecar({ services: { email: `smtp://127.0.0.1:${smtp.port}?starttls=off` } });
     try {
       const rows: BenchRow[] = [];
-      const send = (url: string) => load({ url: url + "/email/send", method: "POST", headers: json, body: JSON.stringify(mail), duration: durationSec, connections: 8 });
+      const send = (url: string) =>
+        load({
+          url: url + "/email/send",
+          method: "POST",
+          headers: json,
+          body: JSON.stringify(mail),
+          duration: durationSec,
+          connections: 8,
+        });
       const m = await send(mem.url);
-      rows.push({ suite: "email", name: "send memory", value: m.rps, unit: "emails/s", p50Ms: m.p50Ms, p99Ms: m.p99Ms });
+      rows.push({
+        suite: "email",
+        name: "send memory",
+        value: m.rps,
+        unit: "emails/s",
+        p50Ms: m.p50Ms,
+        p99Ms: m.p99Ms,
+      });
       const s = await send(real.url);
-      rows.push({ suite: "email", name: "send smtp", value: s.rps, unit: "emails/s", p50Ms: s.p50Ms, p99Ms: s.p99Ms, baseline: "send memory" });
+      rows.push({
+        suite: "email",
+        name: "send smtp",
+        value: s.rps,
+        unit: "emails/s",
+        p50Ms: s.p50Ms,
+        p99Ms: s.p99Ms,
+        baseline: "send memory",
+      });
       const batch = JSON.stringify({ emails: Array.from({ length: 50 }, () => mail) });
-      const b = await loop(() => fetch(real.url + "/email/send/batch", { method: "POST", headers: json, body: batch }).then((r) => r.arrayBuffer()), durationSec, 2);
-      rows.push({ suite: "email", name: "batch-50 smtp", value: b.rps * 50, unit: "emails/s", p50Ms: b.p50Ms, p99Ms: b.p99Ms, baseline: "send smtp" });
+      const b = await loop(
+        () =>
+          fetch(real.url + "/email/send/batch", { method: "POST", headers: json, body: batch }).then((r) =>
+            r.arrayBuffer(),
+          ),
+        durationSec,
+        2,
+      );
+      rows.push({
+        suite: "email",
+        name: "batch-50 smtp",
+        value: b.rps * 50,
+        unit: "emails/s",
+        p50Ms: b.p50Ms,
+        p99Ms: b.p99Ms,
+        baseline: "send smtp",
+      });
       return rows;
     } finally {
       await mem.close();

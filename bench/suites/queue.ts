@@ -32,11 +32,15 @@ async function restRoundTrips(url: string, durationSec: number) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   let n = 0;
   try {
-    return await loop(async () => {
-      const q = `bench${n++ % CONCURRENCY}`;
-      await request(agent, `${s.url}/queue/push/${q}`, "POST", body);
-      await request(agent, `${s.url}/queue/pop/${q}?timeout=5`, "GET");
-    }, durationSec, CONCURRENCY);
+    return await loop(
+      async () => {
+        const q = `bench${n++ % CONCURRENCY}`;
+        await request(agent, `${s.url}/queue/push/${q}`, "POST", body);
+        await request(agent, `${s.url}/queue/pop/${q}?timeout=5`, "GET");
+      },
+      durationSec,
+      CONCURRENCY,
+    );
   } finally {
     agent.destroy();
     await s.close();
@@ -50,13 +54,19 @@ async function redisDirect(prefix: string, durationSec: number) {
   for (const s of streams) await r.xgroup("CREATE", s, "g", "0", "MKSTREAM").catch(() => {});
   let n = 0;
   try {
-    return await loop(async () => {
-      const s = streams[n++ % CONCURRENCY]!;
-      await r.xadd(s, "*", "p", body);
-      const res = (await r.xreadgroup("GROUP", "g", "c", "COUNT", 1, "STREAMS", s, ">")) as [string, [string, string[]][]][] | null;
-      const id = res?.[0]?.[1]?.[0]?.[0];
-      if (id) await r.multi().xack(s, "g", id).xdel(s, id).exec();
-    }, durationSec, CONCURRENCY);
+    return await loop(
+      async () => {
+        const s = streams[n++ % CONCURRENCY]!;
+        await r.xadd(s, "*", "p", body);
+        const res = (await r.xreadgroup("GROUP", "g", "c", "COUNT", 1, "STREAMS", s, ">")) as
+          | [string, [string, string[]][]][]
+          | null;
+        const id = res?.[0]?.[1]?.[0]?.[0];
+        if (id) await r.multi().xack(s, "g", id).xdel(s, id).exec();
+      },
+      durationSec,
+      CONCURRENCY,
+    );
   } finally {
     await r.del(...streams);
     r.disconnect();
@@ -72,12 +82,18 @@ async function amqpDirect(prefix: string, durationSec: number) {
   for (const q of queues) await ch.assertQueue(q, { durable: true });
   let n = 0;
   try {
-    return await loop(async () => {
-      const q = queues[n++ % CONCURRENCY]!;
-      await new Promise<void>((res, rej) => ch.sendToQueue(q, Buffer.from(body), { persistent: true }, (e) => (e ? rej(e) : res())));
-      const msg = await ch.get(q);
-      if (msg) ch.ack(msg);
-    }, durationSec, CONCURRENCY);
+    return await loop(
+      async () => {
+        const q = queues[n++ % CONCURRENCY]!;
+        await new Promise<void>((res, rej) =>
+          ch.sendToQueue(q, Buffer.from(body), { persistent: true }, (e) => (e ? rej(e) : res())),
+        );
+        const msg = await ch.get(q);
+        if (msg) ch.ack(msg);
+      },
+      durationSec,
+      CONCURRENCY,
+    );
   } finally {
     for (const q of queues) await ch.deleteQueue(q).catch(() => {});
     await conn.close();
@@ -130,8 +146,17 @@ const suite: BenchSuite = {
       r.disconnect();
     });
     if (redisUp) rows.push(row("redis direct (ioredis streams)", await redisDirect(id, durationSec)));
-    rows.push(row("rest memory", await restRoundTrips("memory://", durationSec), redisUp ? "redis direct (ioredis streams)" : undefined));
-    if (redisUp) rows.push(row("rest redis", await restRoundTrips(`${REDIS}?prefix=${id}`, durationSec), "redis direct (ioredis streams)"));
+    rows.push(
+      row(
+        "rest memory",
+        await restRoundTrips("memory://", durationSec),
+        redisUp ? "redis direct (ioredis streams)" : undefined,
+      ),
+    );
+    if (redisUp)
+      rows.push(
+        row("rest redis", await restRoundTrips(`${REDIS}?prefix=${id}`, durationSec), "redis direct (ioredis streams)"),
+      );
     const amqpUp = await reachable(async () => (await (await import("amqplib")).connect(AMQP)).close());
     if (amqpUp) {
       rows.push(row("amqp direct (amqplib)", await amqpDirect(id, durationSec)));

@@ -9,7 +9,11 @@ import { load, type BenchRow, type BenchSuite } from "../lib.js";
 async function readRate(services: Parameters<typeof startSidecar>[0], durationSec: number) {
   const s = await startSidecar(services);
   try {
-    const put = await fetch(s.url + "/secrets/secret/bench/key", { method: "POST", headers: { "content-type": "application/json" }, body: '{"value":"v"}' });
+    const put = await fetch(s.url + "/secrets/secret/bench/key", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"value":"v"}',
+    });
     if (put.status !== 201 && put.status !== 409) throw new Error(`seeding failed: ${put.status}`);
     return await load({ url: s.url + "/secrets/secret/bench/key", duration: durationSec });
   } finally {
@@ -28,7 +32,14 @@ const suite: BenchSuite = {
         rows.push({ suite: "secrets", name, value: r.rps, unit: "req/s", p50Ms: r.p50Ms, p99Ms: r.p99Ms, baseline });
       add("get memory", await readRate({ services: { secrets: "memory://" } }, durationSec));
       add("get vault", await readRate({ services: { secrets: vaultUrl } }, durationSec), "get memory");
-      add("get vault cached", await readRate({ services: { secrets: vaultUrl }, serviceOptions: { secrets: { "cache-ttl": "60s" } } }, durationSec), "get vault");
+      add(
+        "get vault cached",
+        await readRate(
+          { services: { secrets: vaultUrl }, serviceOptions: { secrets: { "cache-ttl": "60s" } } },
+          durationSec,
+        ),
+        "get vault",
+      );
       return rows;
     } finally {
       await vault.stop();

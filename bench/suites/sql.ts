@@ -4,8 +4,8 @@
  * a transaction with `pg`.
  */
 import pg from "pg";
-import { createSidecar } from "../../src/sidecar.js";
-import { createLogger } from "../../src/log.js";
+import { createSidecar } from "../../src/server/create-sidecar.js";
+import { createLogger } from "../../src/shared/log.js";
 import { load, loop, type BenchRow, type BenchSuite } from "../lib.js";
 
 const PG_URL = process.env.PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -36,7 +36,14 @@ const suite: BenchSuite = {
       const rows: BenchRow[] = [];
 
       const base = await loop(() => direct.query("SELECT id, v FROM bench_t WHERE id = $1", [id()]), durationSec, 32);
-      rows.push({ suite: "sql", name: "pg direct: pk select", value: base.rps, unit: "req/s", p50Ms: base.p50Ms, p99Ms: base.p99Ms });
+      rows.push({
+        suite: "sql",
+        name: "pg direct: pk select",
+        value: base.rps,
+        unit: "req/s",
+        p50Ms: base.p50Ms,
+        p99Ms: base.p99Ms,
+      });
       const q = await load({
         url: `http://${addr}/sql/query`,
         method: "POST",
@@ -45,7 +52,15 @@ const suite: BenchSuite = {
         duration: durationSec,
       });
       if (q.errors > 0) throw new Error(`/sql/query had ${q.errors} errors`);
-      rows.push({ suite: "sql", name: "/sql/query: pk select", value: q.rps, unit: "req/s", p50Ms: q.p50Ms, p99Ms: q.p99Ms, baseline: "pg direct: pk select" });
+      rows.push({
+        suite: "sql",
+        name: "/sql/query: pk select",
+        value: q.rps,
+        unit: "req/s",
+        p50Ms: q.p50Ms,
+        p99Ms: q.p99Ms,
+        baseline: "pg direct: pk select",
+      });
 
       const tx = await loop(
         async () => {
@@ -64,14 +79,23 @@ const suite: BenchSuite = {
         durationSec,
         32,
       );
-      rows.push({ suite: "sql", name: "pg direct: 3 queries in a transaction", value: tx.rps, unit: "tx/s", p50Ms: tx.p50Ms, p99Ms: tx.p99Ms });
+      rows.push({
+        suite: "sql",
+        name: "pg direct: 3 queries in a transaction",
+        value: tx.rps,
+        unit: "tx/s",
+        p50Ms: tx.p50Ms,
+        p99Ms: tx.p99Ms,
+      });
       const sc = await load({
         url: `http://${addr}/sql/script`,
         method: "POST",
         headers: { "content-type": "application/json" },
         // Each request its own row, like the pg baseline: on one row every script would wait for the previous
         // one's row lock, and the figure would measure lock hand-over instead of the endpoint.
-        requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify({ script: SCRIPT, input: { id: id() } }) }) }],
+        requests: [
+          { setupRequest: (req) => ({ ...req, body: JSON.stringify({ script: SCRIPT, input: { id: id() } }) }) },
+        ],
         duration: durationSec,
         connections: 8,
       });

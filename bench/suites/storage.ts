@@ -17,7 +17,12 @@ function rssKiB(pid: number, field: "VmRSS" | "VmHWM"): number {
   return m ? Number(m[1]) : NaN;
 }
 
-function request(agent: http.Agent, url: string, method: string, body?: Buffer | AsyncIterable<Buffer>): Promise<number> {
+function request(
+  agent: http.Agent,
+  url: string,
+  method: string,
+  body?: Buffer | AsyncIterable<Buffer>,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, agent }, (res) => {
       let n = 0;
@@ -53,18 +58,42 @@ const suite: BenchSuite = {
       ] as const) {
         const data = Buffer.alloc(size, 0x5a);
         const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-        const add = (name: string, r: { rps: number; p50Ms: number; p99Ms: number; errors: number }, baseline: string) => {
+        const add = (
+          name: string,
+          r: { rps: number; p50Ms: number; p99Ms: number; errors: number },
+          baseline: string,
+        ) => {
           if (r.errors > 0) console.error(`# storage/${name}: ${r.errors} errors`);
-          rows.push({ suite: "storage", name, value: (r.rps * size) / 1e6, unit: "MB/s", p50Ms: r.p50Ms, p99Ms: r.p99Ms, baseline });
+          rows.push({
+            suite: "storage",
+            name,
+            value: (r.rps * size) / 1e6,
+            unit: "MB/s",
+            p50Ms: r.p50Ms,
+            p99Ms: r.p99Ms,
+            baseline,
+          });
         };
         let i = 0;
         const slot = () => `o${i++ % 64}`;
         const fsPut = `fs writeFile ${label}`;
         const fsGet = `fs readFile ${label}`;
         add(fsPut, await loop(() => fs.writeFile(join(plain, slot()), data), durationSec, concurrency), fsPut);
-        add(`REST PUT ${label}`, await loop(() => request(agent, `${side.url}/storage/object/b/${slot()}`, "PUT", data), durationSec, concurrency), fsPut);
+        add(
+          `REST PUT ${label}`,
+          await loop(
+            () => request(agent, `${side.url}/storage/object/b/${slot()}`, "PUT", data),
+            durationSec,
+            concurrency,
+          ),
+          fsPut,
+        );
         add(fsGet, await loop(() => fs.readFile(join(plain, slot())), durationSec, concurrency), fsGet);
-        add(`REST GET ${label}`, await loop(() => request(agent, `${side.url}/storage/object/b/${slot()}`, "GET"), durationSec, concurrency), fsGet);
+        add(
+          `REST GET ${label}`,
+          await loop(() => request(agent, `${side.url}/storage/object/b/${slot()}`, "GET"), durationSec, concurrency),
+          fsGet,
+        );
         agent.destroy();
       }
 
@@ -82,7 +111,13 @@ const suite: BenchSuite = {
       if (got !== GiB) throw new Error(`1 GiB GET returned ${got} bytes`);
       const peak = rssKiB(side.pid, "VmHWM");
       rows.push({ suite: "storage", name: "sidecar idle RSS", value: idle / 1024, unit: "MiB" });
-      rows.push({ suite: "storage", name: "sidecar peak RSS, 1 GiB PUT+GET", value: peak / 1024, unit: "MiB", baseline: "sidecar idle RSS" });
+      rows.push({
+        suite: "storage",
+        name: "sidecar peak RSS, 1 GiB PUT+GET",
+        value: peak / 1024,
+        unit: "MiB",
+        baseline: "sidecar idle RSS",
+      });
       rows.push({ suite: "storage", name: "1 GiB PUT+GET streamed", value: (2 * GiB) / 1e6 / secs, unit: "MB/s" });
     } finally {
       await side.stop();

@@ -7,7 +7,7 @@ import * as net from "node:net";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import { lstat, unlink } from "node:fs/promises";
-import { stringifyExact } from "../rest/json.js";
+import { stringifyExact } from "../shared/exact-json.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
@@ -112,7 +112,9 @@ function answerClientError(err: NodeJS.ErrnoException, socket: net.Socket) {
   const status = tooLarge ? 431 : 400;
   const body = stringifyExact({
     code: tooLarge ? "HEADERS_TOO_LARGE" : "BAD_REQUEST",
-    error: tooLarge ? "request line or headers too large (a key or path this long is not accepted)" : "malformed HTTP request",
+    error: tooLarge
+      ? "request line or headers too large (a key or path this long is not accepted)"
+      : "malformed HTTP request",
     status,
   });
   socket.end(

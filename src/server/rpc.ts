@@ -7,9 +7,9 @@ import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@conne
 import { Health } from "../../gen/health/v1/health_pb.js";
 import * as reflectionV1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { sidecarError } from "../errors.js";
-import { describeError, type Logger } from "../log.js";
-import type { ServerLimits, ServiceInstance } from "../services/module.js";
+import { sidecarError } from "../shared/errors.js";
+import { describeError, type Logger } from "../shared/log.js";
+import { registerService, type ServerLimits, type ServiceInstance } from "../services/module.js";
 import type { AuthCheck } from "./auth.js";
 import { Deadlines } from "./deadlines.js";
 import { registerReflection } from "./reflection.js";
@@ -38,7 +38,8 @@ function deadlineAndErrors(limits: ServerLimits, log: Logger): Interceptor {
   const ms = limits.requestTimeoutMs;
   const hide = (req: { url: string }, err: unknown): ConnectError => {
     if (err instanceof ConnectError) {
-      if (err.code === Code.Internal || err.code === Code.Unknown) log.error("rpc.failed", { method: req.url, ...describeError(err) });
+      if (err.code === Code.Internal || err.code === Code.Unknown)
+        log.error("rpc.failed", { method: req.url, ...describeError(err) });
       return err;
     }
     log.error("rpc.failed", { method: req.url, ...describeError(err) });
@@ -84,8 +85,7 @@ export function rpcInterceptors(setup: Pick<RpcSetup, "auth" | "limits" | "log">
 /** The `routes` function for connectNodeAdapter. */
 export function rpcRoutes(setup: RpcSetup) {
   return (router: ConnectRouter) => {
-    // `impl` is a ServiceImpl of exactly `desc` (each module builds both from the same generated service).
-    for (const s of setup.services) router.service(s.desc, s.impl as Parameters<ConnectRouter["service"]>[1]);
+    for (const s of setup.services) registerService(router, s);
     setup.registerHealth(router);
     const listed: DescService[] = [
       ...setup.services.map((s) => s.desc),

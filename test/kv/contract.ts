@@ -68,7 +68,10 @@ export function describeKvContract(name: string, open: () => Promise<KvTarget>) 
     const incr = async (k: string, by?: bigint) =>
       (await kv.increment(create(pb.IncrementRequestSchema, { key: k, by }), ctx())).value;
     const keys = async (pattern: string, limit = 0, cursor = "") =>
-      kv.keys(create(pb.KeysRequestSchema, { pattern, limit, cursor }), ctx()) as Promise<{ keys: string[]; nextCursor: string }>;
+      kv.keys(create(pb.KeysRequestSchema, { pattern, limit, cursor }), ctx()) as Promise<{
+        keys: string[];
+        nextCursor: string;
+      }>;
 
     describe("values", () => {
       it("round-trips arbitrary bytes, including empty and non-UTF-8", async () => {
@@ -90,7 +93,8 @@ export function describeKvContract(name: string, open: () => Promise<KvTarget>) 
       });
 
       it("keeps unicode keys apart and intact", async () => {
-        const a = key("ключ/💡"), b = key("ключ/💡x");
+        const a = key("ключ/💡"),
+          b = key("ключ/💡x");
         await set(a, "A");
         await set(b, "B");
         expect(dec((await get(a)).value)).toBe("A");
@@ -107,7 +111,10 @@ export function describeKvContract(name: string, open: () => Promise<KvTarget>) 
 
       it("batch-gets present keys only and batch-sets all", async () => {
         const [a, b, c] = [key("ba"), key("bb"), key("bc")];
-        const res = await kv.setBatch(create(pb.SetBatchRequestSchema, { values: { [a]: enc("1"), [b]: enc("2") } }), ctx());
+        const res = await kv.setBatch(
+          create(pb.SetBatchRequestSchema, { values: { [a]: enc("1"), [b]: enc("2") } }),
+          ctx(),
+        );
         expect(res.count).toBe(2n);
         const got = await kv.getBatch(create(pb.GetBatchRequestSchema, { keys: [a, b, c] }), ctx());
         expect(Object.keys(got.values ?? {}).sort()).toEqual([a, b].sort());
@@ -146,7 +153,8 @@ export function describeKvContract(name: string, open: () => Promise<KvTarget>) 
 
       it("expire sets, and seconds <= 0 deletes; missing keys report existed=false", async () => {
         const k = key("expire");
-        const expire = (seconds: bigint, kk = k) => kv.expire(create(pb.ExpireRequestSchema, { key: kk, seconds }), ctx());
+        const expire = (seconds: bigint, kk = k) =>
+          kv.expire(create(pb.ExpireRequestSchema, { key: kk, seconds }), ctx());
         expect((await expire(10n, key("nope"))).existed).toBe(false);
         await set(k, "v");
         expect((await expire(50n)).existed).toBe(true);
@@ -157,7 +165,10 @@ export function describeKvContract(name: string, open: () => Promise<KvTarget>) 
 
       it("batch set applies the TTL to every key", async () => {
         const [a, b] = [key("bt1"), key("bt2")];
-        await kv.setBatch(create(pb.SetBatchRequestSchema, { values: { [a]: enc("1"), [b]: enc("2") }, ttlSeconds: 30n }), ctx());
+        await kv.setBatch(
+          create(pb.SetBatchRequestSchema, { values: { [a]: enc("1"), [b]: enc("2") }, ttlSeconds: 30n }),
+          ctx(),
+        );
         expect(await ttl(a)).toBe(30n);
         expect(await ttl(b)).toBe(30n);
       });
@@ -178,7 +189,10 @@ export function describeKvContract(name: string, open: () => Promise<KvTarget>) 
         await t.purge?.();
         await Promise.race([watching, sleep(5_000)]);
         ac.abort();
-        expect(events).toEqual([`${pb.WatchResponse_EventType.SET}:${prefix}/a`, `${pb.WatchResponse_EventType.EXPIRE}:${prefix}/a`]);
+        expect(events).toEqual([
+          `${pb.WatchResponse_EventType.SET}:${prefix}/a`,
+          `${pb.WatchResponse_EventType.EXPIRE}:${prefix}/a`,
+        ]);
       });
     });
 
@@ -227,7 +241,8 @@ export function describeKvContract(name: string, open: () => Promise<KvTarget>) 
       let base: string;
       beforeAll(async () => {
         base = key("ks");
-        for (const s of ["a", "b", "ab", "a/b", "c*d", "h1llo", "hallo", "hxllo", "[x]"]) await set(`${base}/${s}`, "v");
+        for (const s of ["a", "b", "ab", "a/b", "c*d", "h1llo", "hallo", "hxllo", "[x]"])
+          await set(`${base}/${s}`, "v");
       });
       const list = async (p: string) => (await keys(`${base}/${p}`)).keys.map((k) => k.slice(base.length + 1));
 
@@ -250,10 +265,16 @@ export function describeKvContract(name: string, open: () => Promise<KvTarget>) 
         const ascii = key("ascii");
         const chars = Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i));
         const names = chars.flatMap((c) => [c, `a${c}`, `a${c}z`]);
-        await kv.setBatch(create(pb.SetBatchRequestSchema, { values: Object.fromEntries(names.map((s) => [`${ascii}/${s}`, enc("v")])) }), ctx());
+        await kv.setBatch(
+          create(pb.SetBatchRequestSchema, {
+            values: Object.fromEntries(names.map((s) => [`${ascii}/${s}`, enc("v")])),
+          }),
+          ctx(),
+        );
         const all = (await keys(`${ascii}/*`, 10_000)).keys.map((k) => k.slice(ascii.length + 1));
         expect([...all].sort()).toEqual([...new Set(names)].sort());
-        const glob = async (p: string) => (await keys(`${ascii}/${p}`, 10_000)).keys.map((k) => k.slice(ascii.length + 1));
+        const glob = async (p: string) =>
+          (await keys(`${ascii}/${p}`, 10_000)).keys.map((k) => k.slice(ascii.length + 1));
         const startingWith = (s: string) => all.filter((k) => k.startsWith(s));
         for (const c of chars) {
           const esc = `\\${c}`;

@@ -34,7 +34,9 @@ function randomPatterns(n: number): string[] {
   let seed = 12345;
   const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
   const pool = [...PRINTABLE, ...SYNTAX, ...SYNTAX, ...SYNTAX];
-  return Array.from({ length: n }, () => Array.from({ length: 1 + (next() % 8) }, () => pool[next() % pool.length]).join(""));
+  return Array.from({ length: n }, () =>
+    Array.from({ length: 1 + (next() % 8) }, () => pool[next() % pool.length]).join(""),
+  );
 }
 
 const patterns = [
@@ -97,7 +99,8 @@ describe.runIf(up)("glob compiler agrees with Redis's MATCH", () => {
       compared++;
       const ours = [...new Set(candidates)].filter(match).sort();
       const theirs = await redisMatches(pattern);
-      if (JSON.stringify(ours) !== JSON.stringify(theirs)) differ.push(`${JSON.stringify(pattern)}: ours ${JSON.stringify(ours)}, redis ${JSON.stringify(theirs)}`);
+      if (JSON.stringify(ours) !== JSON.stringify(theirs))
+        differ.push(`${JSON.stringify(pattern)}: ours ${JSON.stringify(ours)}, redis ${JSON.stringify(theirs)}`);
     }
     expect(compared).toBeGreaterThan(5_000);
     expect(differ.slice(0, 20)).toEqual([]);

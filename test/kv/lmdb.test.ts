@@ -6,6 +6,9 @@ import { describeKvContract } from "./contract.js";
 
 describeKvContract("lmdb", async () => {
   let now = Date.now();
-  const backend = new LmdbKv(join(mkdtempSync(join(tmpdir(), "kv-")), "kv.lmdb"), { now: () => now, purgeIntervalMs: 60_000 });
+  const backend = new LmdbKv(join(mkdtempSync(join(tmpdir(), "kv-")), "kv.lmdb"), {
+    now: () => now,
+    purgeIntervalMs: 60_000,
+  });
   return { backend, advance: (ms) => (now += ms), purge: () => backend.purge() };
 });

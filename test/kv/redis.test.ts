@@ -7,5 +7,7 @@ const available = await backendAvailable("redis", () => tcpProbe(6379));
 
 // Redis keeps time itself (no clock to inject), so TTL cases sleep just over a second.
 describe.runIf(available)("redis", () => {
-  describeKvContract("redis", async () => ({ backend: await RedisKv.open(`redis://127.0.0.1:6379/0?prefix=${runId("kvtest")}:`) }));
+  describeKvContract("redis", async () => ({
+    backend: await RedisKv.open(`redis://127.0.0.1:6379/0?prefix=${runId("kvtest")}:`),
+  }));
 });

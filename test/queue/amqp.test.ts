@@ -19,9 +19,9 @@ describe.runIf(up)("rabbitmq", () => {
   describeQueueContract("amqp", (opts) => AmqpQueue.open(`${URL}?prefix=${prefix}.`, opts), {
     // Destroys the socket under amqplib's connection; the backend reconnects on the next call.
     dropConnection: (b) =>
-      (b as unknown as { link: { conn: { connection: { stream: { destroy(err?: Error): void } } } } }).link.conn.connection.stream.destroy(
-        new Error("dropped by the test"),
-      ),
+      (
+        b as unknown as { link: { conn: { connection: { stream: { destroy(err?: Error): void } } } } }
+      ).link.conn.connection.stream.destroy(new Error("dropped by the test")),
   });
 
   it("gives buffered messages back when its consumer goes idle, so other sidecars get them", async () => {

@@ -66,8 +66,10 @@ export function describeQueueContract(
     const publish = async (topic: string, body: string) =>
       (await q.publish(create(pb.PublishRequestSchema, { topic, payload: enc(body) }), ctx("publish"))).messageId!;
     const subscribe = async (topic: string, o: MessageInitShape<typeof pb.SubscribeRequestSchema> = {}) =>
-      (await q.subscribe(create(pb.SubscribeRequestSchema, { topic, ...o }), ctx("subscribe"))).messages?.map(msg) ?? [];
-    const ack = async (name: string, id: string, group = "") => q.ack(create(pb.AckRequestSchema, { name, id, group }), ctx("ack"));
+      (await q.subscribe(create(pb.SubscribeRequestSchema, { topic, ...o }), ctx("subscribe"))).messages?.map(msg) ??
+      [];
+    const ack = async (name: string, id: string, group = "") =>
+      q.ack(create(pb.AckRequestSchema, { name, id, group }), ctx("ack"));
     const nack = async (name: string, id: string, deadLetter = false) =>
       q.nack(create(pb.NackRequestSchema, { name, id, deadLetter }), ctx("nack"));
     const len = async (queue: string) => (await q.len(create(pb.LenRequestSchema, { queue }), ctx("len"))).length;
@@ -88,7 +90,11 @@ export function describeQueueContract(
 
     it("keeps FIFO order, stable ids and the payload rule", async () => {
       const name = runId("fifo");
-      const ids = [await push(name, '{"n": 12345678901234567890}'), await push(name, "plain text"), await push(name, "[1,2]")];
+      const ids = [
+        await push(name, '{"n": 12345678901234567890}'),
+        await push(name, "plain text"),
+        await push(name, "[1,2]"),
+      ];
       expect(await len(name)).toBe(3n);
       const got = [await pop(name, wait5), await pop(name, wait5), await pop(name, wait5)];
       expect(got.map((m) => m?.id)).toEqual(ids);
@@ -105,7 +111,8 @@ export function describeQueueContract(
       const seen: string[] = [];
       await Promise.all(
         Array.from({ length: 4 }, async () => {
-          for (let m = await pop(name, { timeoutSeconds: 1 }); m; m = await pop(name, { timeoutSeconds: 1 })) seen.push(m.id);
+          for (let m = await pop(name, { timeoutSeconds: 1 }); m; m = await pop(name, { timeoutSeconds: 1 }))
+            seen.push(m.id);
         }),
       );
       expect(seen.length).toBe(20);
@@ -261,7 +268,9 @@ export function describeQueueContract(
       const topic = runId("stream");
       const ac = new AbortController();
       await subscribe(topic, { group: "s" }); // the group exists before anything is published
-      const it = q.stream(create(pb.StreamRequestSchema, { topic, group: "s" }), ctx("stream", ac.signal))[Symbol.asyncIterator]();
+      const it = q
+        .stream(create(pb.StreamRequestSchema, { topic, group: "s" }), ctx("stream", ac.signal))
+        [Symbol.asyncIterator]();
       const first = it.next();
       await new Promise((r) => setTimeout(r, 100));
       for (let i = 0; i < 20; i++) await publish(topic, `{"i":${i}}`);

@@ -122,10 +122,16 @@ describe("queue REST", () => {
     expect(r.status).toBe(400);
     expect((await json(r)).error).toMatch(/^query parameter visibility must be at most 43200/);
     // Beyond 64 bits: the same clear 400, never a wrapped or truncated number.
-    for (const q of ["/pop/x?timeout=9223372036854775808", "/pop/x?visibility=99999999999999999999", "/subscribe/x?max_messages=-9223372036854775809"]) {
+    for (const q of [
+      "/pop/x?timeout=9223372036854775808",
+      "/pop/x?visibility=99999999999999999999",
+      "/subscribe/x?max_messages=-9223372036854775809",
+    ]) {
       r = await call(q);
       expect(r.status, q).toBe(400);
-      expect((await json(r)).error, q).toMatch(/^query parameter (timeout|visibility|max_messages) must be a 64-bit integer/);
+      expect((await json(r)).error, q).toMatch(
+        /^query parameter (timeout|visibility|max_messages) must be a 64-bit integer/,
+      );
     }
     r = await call("/pop/a%20b");
     expect(r.status).toBe(400);

@@ -56,7 +56,8 @@ export function describeSecretsContract(name: string, open: () => Promise<Secret
     afterAll(() => backend?.close());
 
     const put = async (name: string, value: string, labels: Record<string, string> = {}) => {
-      if (backend.features.writable) return (await svc.create(create(pb.CreateRequestSchema, { name, value, labels }), ctx())).version;
+      if (backend.features.writable)
+        return (await svc.create(create(pb.CreateRequestSchema, { name, value, labels }), ctx())).version;
       quirks.seed!(name, value);
       return "";
     };
@@ -73,7 +74,9 @@ export function describeSecretsContract(name: string, open: () => Promise<Secret
         expect(Date.parse(s.createdAt)).not.toBeNaN();
         expect(Date.parse(s.updatedAt)).toBeGreaterThanOrEqual(Date.parse(s.createdAt));
       }
-      expect((await svc.exists(create(pb.ExistsRequestSchema, { name: n("db", "password") }), ctx())).exists).toBe(true);
+      expect((await svc.exists(create(pb.ExistsRequestSchema, { name: n("db", "password") }), ctx())).exists).toBe(
+        true,
+      );
     });
 
     it("answers NOT_FOUND for a missing secret and false for exists", async () => {
@@ -86,17 +89,26 @@ export function describeSecretsContract(name: string, open: () => Promise<Secret
       await put(n("app", "a"), "1");
       await put(n("apple"), "3");
       await put(n("other"), "4");
-      const res = create(pb.ListResponseSchema, await svc.list(create(pb.ListRequestSchema, { prefix: n("app") + sep }), ctx()));
+      const res = create(
+        pb.ListResponseSchema,
+        await svc.list(create(pb.ListRequestSchema, { prefix: n("app") + sep }), ctx()),
+      );
       expect(res.secrets.map((s) => s.name)).toEqual([n("app", "a"), n("app", "b")]);
       expect(JSON.stringify(res.secrets)).not.toMatch(/"value"/);
       if (!quirks.listWithoutVersions) expect(res.secrets[0]!.version).toBe((await get(n("app", "a"))).version);
-      const wide = create(pb.ListResponseSchema, await svc.list(create(pb.ListRequestSchema, { prefix: n("app") }), ctx()));
+      const wide = create(
+        pb.ListResponseSchema,
+        await svc.list(create(pb.ListRequestSchema, { prefix: n("app") }), ctx()),
+      );
       expect(wide.secrets.map((s) => s.name)).toEqual([n("app", "a"), n("app", "b"), n("apple")]);
     });
 
     it("refuses bad names with a message naming the field", async () => {
       for (const bad of ["", "/abs", "a//b", "a/../b", "trailing/", "nul\u0000"]) {
-        await expect(get(bad)).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringMatching(/^name/) });
+        await expect(get(bad)).rejects.toMatchObject({
+          code: Code.InvalidArgument,
+          rawMessage: expect.stringMatching(/^name/),
+        });
       }
     });
 
@@ -104,9 +116,16 @@ export function describeSecretsContract(name: string, open: () => Promise<Secret
     if (quirks.seed !== undefined) {
       it("is read-only: writes are refused and change nothing", async () => {
         const req = create(pb.CreateRequestSchema, { name: n("ro"), value: "x" });
-        await expect(svc.create(req, ctx())).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringMatching(/read-only/) });
-        expect(await codeOf(svc.update(create(pb.UpdateRequestSchema, { name: n("ro"), value: "y" }), ctx()))).toBe(Code.InvalidArgument);
-        expect(await codeOf(svc.delete(create(pb.DeleteRequestSchema, { name: n("db", "password") }), ctx()))).toBe(Code.InvalidArgument);
+        await expect(svc.create(req, ctx())).rejects.toMatchObject({
+          code: Code.InvalidArgument,
+          rawMessage: expect.stringMatching(/read-only/),
+        });
+        expect(await codeOf(svc.update(create(pb.UpdateRequestSchema, { name: n("ro"), value: "y" }), ctx()))).toBe(
+          Code.InvalidArgument,
+        );
+        expect(await codeOf(svc.delete(create(pb.DeleteRequestSchema, { name: n("db", "password") }), ctx()))).toBe(
+          Code.InvalidArgument,
+        );
         expect(await codeOf(get(n("ro")))).toBe(Code.NotFound);
       });
       it("has no versions: asking for one is refused", async () => {
@@ -139,7 +158,9 @@ export function describeSecretsContract(name: string, open: () => Promise<Secret
     });
 
     it("answers NOT_FOUND when updating a missing secret, and creates nothing", async () => {
-      expect(await codeOf(svc.update(create(pb.UpdateRequestSchema, { name: n("ghost"), value: "x" }), ctx()))).toBe(Code.NotFound);
+      expect(await codeOf(svc.update(create(pb.UpdateRequestSchema, { name: n("ghost"), value: "x" }), ctx()))).toBe(
+        Code.NotFound,
+      );
       expect(await codeOf(get(n("ghost")))).toBe(Code.NotFound);
     });
 
@@ -159,9 +180,14 @@ export function describeSecretsContract(name: string, open: () => Promise<Secret
         await svc.create(req, ctx());
         expect((await get(n("lab"))).labels).toEqual({ a: "1" });
       } else {
-        await expect(svc.create(req, ctx())).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringMatching(/labels/) });
+        await expect(svc.create(req, ctx())).rejects.toMatchObject({
+          code: Code.InvalidArgument,
+          rawMessage: expect.stringMatching(/labels/),
+        });
       }
-      await expect(svc.create(create(pb.CreateRequestSchema, { name: n("lab2"), value: "v", labels: { "bad key": "1" } }), ctx())).rejects.toMatchObject({
+      await expect(
+        svc.create(create(pb.CreateRequestSchema, { name: n("lab2"), value: "v", labels: { "bad key": "1" } }), ctx()),
+      ).rejects.toMatchObject({
         code: Code.InvalidArgument,
       });
     });
@@ -170,7 +196,10 @@ export function describeSecretsContract(name: string, open: () => Promise<Secret
       const big = "é".repeat(32 * 1024);
       await put(n("big"), big);
       expect((await get(n("big"))).value).toBe(big);
-      await expect(put(n("huge"), "x".repeat(64 * 1024 + 1))).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringMatching(/^value/) });
+      await expect(put(n("huge"), "x".repeat(64 * 1024 + 1))).rejects.toMatchObject({
+        code: Code.InvalidArgument,
+        rawMessage: expect.stringMatching(/^value/),
+      });
     });
   });
 }

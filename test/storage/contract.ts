@@ -63,12 +63,19 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
     const t = { quirks, ns: () => `t${Date.now().toString(36)}x${n++}` } as ContractTarget;
     beforeAll(async () => {
       t.backend = await open();
-      t.impl = createStorageService(t.backend, { maxObjectBytes: MAX_OBJECT, maxMessageBytes: 1024 * 1024, idleTimeoutMs: 5_000 });
+      t.impl = createStorageService(t.backend, {
+        maxObjectBytes: MAX_OBJECT,
+        maxMessageBytes: 1024 * 1024,
+        idleTimeoutMs: 5_000,
+      });
     });
     afterAll(() => t.backend?.close());
 
     const put = (path: string, data: string | Uint8Array, contentType = "") =>
-      t.impl.put(create(pb.PutRequestSchema, { path, data: typeof data === "string" ? Buffer.from(data) : data, contentType }), ctx("put"));
+      t.impl.put(
+        create(pb.PutRequestSchema, { path, data: typeof data === "string" ? Buffer.from(data) : data, contentType }),
+        ctx("put"),
+      );
     const get = (path: string) => t.impl.get(create(pb.GetRequestSchema, { path }), ctx("get"));
     const head = (path: string) => t.impl.head(create(pb.HeadRequestSchema, { path }), ctx("head"));
     const del = (path: string) => t.impl.delete(create(pb.DeleteRequestSchema, { path }), ctx("delete"));
@@ -76,7 +83,11 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
     const list = async (prefix: string, limit = 0, cursor = "") => {
       const r = await t.impl.list(create(pb.ListRequestSchema, { prefix, limit, cursor }), ctx("list"));
       const paths = (r.objects ?? []).map((o) => o.path ?? "");
-      return { paths: quirks.unorderedListing ? paths.sort(byteOrder) : paths, objects: r.objects ?? [], next: r.nextCursor ?? "" };
+      return {
+        paths: quirks.unorderedListing ? paths.sort(byteOrder) : paths,
+        objects: r.objects ?? [],
+        next: r.nextCursor ?? "",
+      };
     };
 
     it("puts, gets, heads and deletes an object with its metadata", async () => {
@@ -86,7 +97,12 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       expect(res.info?.etag).toBe(md5(Buffer.from("hello world")));
       const g = await get(p);
       expect(Buffer.from(g.data!).toString()).toBe("hello world");
-      expect(g.info).toMatchObject({ path: p, size: 11n, contentType: "text/plain; charset=utf-8", etag: res.info?.etag });
+      expect(g.info).toMatchObject({
+        path: p,
+        size: 11n,
+        contentType: "text/plain; charset=utf-8",
+        etag: res.info?.etag,
+      });
       const h = await head(p);
       expect(h.info).toMatchObject({ path: p, size: 11n, etag: res.info?.etag });
       const lm = timestampDate(create(pb.ObjectInfoSchema, h.info).lastModified!).getTime();
@@ -115,9 +131,17 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
 
     it("keeps special characters in paths exactly", async () => {
       const ns = t.ns();
-      const paths = ["sp ace/ünïcødé 😀.txt", "q?uery#hash%20&amp=1+plus", "back\\slash", "semi;colon,comma'quote\"", "...dots/..x/x..", "ä/.hidden"];
+      const paths = [
+        "sp ace/ünïcødé 😀.txt",
+        "q?uery#hash%20&amp=1+plus",
+        "back\\slash",
+        "semi;colon,comma'quote\"",
+        "...dots/..x/x..",
+        "ä/.hidden",
+      ];
       for (const [i, s] of paths.entries()) await put(`${ns}/${s}`, `v${i}`);
-      for (const [i, s] of paths.entries()) expect(Buffer.from((await get(`${ns}/${s}`)).data!).toString()).toBe(`v${i}`);
+      for (const [i, s] of paths.entries())
+        expect(Buffer.from((await get(`${ns}/${s}`)).data!).toString()).toBe(`v${i}`);
       const listed = (await list(ns)).paths;
       expect(listed).toEqual(paths.map((s) => `${ns}/${s}`).sort(byteOrder));
     });
@@ -175,11 +199,19 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         yield create(pb.UploadRequestSchema, { part: { case: "chunk", value: Buffer.from("up") } });
       }
       expect((await t.impl.upload(upload(), ctx("upload"))).info?.path).toBe(`${ns}/up`);
-      const copy = await t.impl.copy(create(pb.CopyRequestSchema, { source: `./${p}`, destination: `./${ns}/copy` }), ctx("copy"));
+      const copy = await t.impl.copy(
+        create(pb.CopyRequestSchema, { source: `./${p}`, destination: `./${ns}/copy` }),
+        ctx("copy"),
+      );
       expect(copy.info?.path).toBe(`${ns}/copy`);
       // The same object under both spellings: a copy onto itself, not a second object.
-      expect((await t.impl.copy(create(pb.CopyRequestSchema, { source: `./${p}`, destination: p }), ctx("copy"))).info?.path).toBe(p);
-      const moved = await t.impl.move(create(pb.MoveRequestSchema, { source: `./${ns}/copy`, destination: `./${ns}/moved` }), ctx("move"));
+      expect(
+        (await t.impl.copy(create(pb.CopyRequestSchema, { source: `./${p}`, destination: p }), ctx("copy"))).info?.path,
+      ).toBe(p);
+      const moved = await t.impl.move(
+        create(pb.MoveRequestSchema, { source: `./${ns}/copy`, destination: `./${ns}/moved` }),
+        ctx("move"),
+      );
       expect(moved.info?.path).toBe(`${ns}/moved`);
       expect((await list(`./${ns}`)).paths).toEqual([`${ns}/file.txt`, `${ns}/moved`, `${ns}/up`]);
       expect((await list(`./${ns}/`)).paths).toEqual([`${ns}/file.txt`, `${ns}/moved`, `${ns}/up`]);
@@ -238,16 +270,32 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
     it("copies and moves objects with their content type", async () => {
       const ns = t.ns();
       await put(`${ns}/src`, "payload", "image/png");
-      const c = await t.impl.copy(create(pb.CopyRequestSchema, { source: `${ns}/src`, destination: `${ns}/dir/copy` }), ctx("copy"));
+      const c = await t.impl.copy(
+        create(pb.CopyRequestSchema, { source: `${ns}/src`, destination: `${ns}/dir/copy` }),
+        ctx("copy"),
+      );
       expect(c.info).toMatchObject({ path: `${ns}/dir/copy`, size: 7n, contentType: "image/png" });
-      const mv = await t.impl.move(create(pb.MoveRequestSchema, { source: `${ns}/dir/copy`, destination: `${ns}/moved` }), ctx("move"));
+      const mv = await t.impl.move(
+        create(pb.MoveRequestSchema, { source: `${ns}/dir/copy`, destination: `${ns}/moved` }),
+        ctx("move"),
+      );
       expect(mv.info).toMatchObject({ path: `${ns}/moved`, size: 7n, contentType: "image/png" });
       expect(Buffer.from((await get(`${ns}/moved`)).data!).toString()).toBe("payload");
       await expectCode(head(`${ns}/dir/copy`), Code.NotFound);
       expect((await list(ns)).paths).toEqual([`${ns}/moved`, `${ns}/src`]);
-      await expectCode(t.impl.copy(create(pb.CopyRequestSchema, { source: `${ns}/none`, destination: `${ns}/x` }), ctx("copy")), Code.NotFound);
-      await expectCode(t.impl.move(create(pb.MoveRequestSchema, { source: `${ns}/none`, destination: `${ns}/x` }), ctx("move")), Code.NotFound);
-      await expectCode(t.impl.copy(create(pb.CopyRequestSchema, { source: `${ns}/src`, destination: "../x" }), ctx("copy")), Code.InvalidArgument, "traversal");
+      await expectCode(
+        t.impl.copy(create(pb.CopyRequestSchema, { source: `${ns}/none`, destination: `${ns}/x` }), ctx("copy")),
+        Code.NotFound,
+      );
+      await expectCode(
+        t.impl.move(create(pb.MoveRequestSchema, { source: `${ns}/none`, destination: `${ns}/x` }), ctx("move")),
+        Code.NotFound,
+      );
+      await expectCode(
+        t.impl.copy(create(pb.CopyRequestSchema, { source: `${ns}/src`, destination: "../x" }), ctx("copy")),
+        Code.InvalidArgument,
+        "traversal",
+      );
     });
 
     it("copies and moves an object onto itself as a no-op", async () => {
@@ -258,8 +306,14 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       const mv = await t.impl.move(create(pb.MoveRequestSchema, { source: p, destination: p }), ctx("move"));
       expect(mv.info).toMatchObject({ path: p, size: 4n, contentType: "text/plain" });
       expect(Buffer.from((await get(p)).data!).toString()).toBe("same");
-      await expectCode(t.impl.copy(create(pb.CopyRequestSchema, { source: `${p}-none`, destination: `${p}-none` }), ctx("copy")), Code.NotFound);
-      await expectCode(t.impl.move(create(pb.MoveRequestSchema, { source: `${p}-none`, destination: `${p}-none` }), ctx("move")), Code.NotFound);
+      await expectCode(
+        t.impl.copy(create(pb.CopyRequestSchema, { source: `${p}-none`, destination: `${p}-none` }), ctx("copy")),
+        Code.NotFound,
+      );
+      await expectCode(
+        t.impl.move(create(pb.MoveRequestSchema, { source: `${p}-none`, destination: `${p}-none` }), ctx("move")),
+        Code.NotFound,
+      );
     });
 
     it.skipIf(quirks.noNestedObjects)("holds an object and objects under its path side by side", async () => {
@@ -269,14 +323,17 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       expect((await list(ns)).paths).toEqual([`${ns}/a`, `${ns}/a/b`]);
     });
 
-    it.runIf(quirks.noNestedObjects)("refuses an object where a directory of objects is, and the reverse (409)", async () => {
-      const ns = t.ns();
-      await put(`${ns}/a`, "1");
-      await expectCode(put(`${ns}/a/b`, "2"), Code.FailedPrecondition);
-      await put(`${ns}/d/e`, "3");
-      await expectCode(put(`${ns}/d`, "4"), Code.FailedPrecondition);
-      expect(Buffer.from((await get(`${ns}/a`)).data!).toString()).toBe("1");
-    });
+    it.runIf(quirks.noNestedObjects)(
+      "refuses an object where a directory of objects is, and the reverse (409)",
+      async () => {
+        const ns = t.ns();
+        await put(`${ns}/a`, "1");
+        await expectCode(put(`${ns}/a/b`, "2"), Code.FailedPrecondition);
+        await put(`${ns}/d/e`, "3");
+        await expectCode(put(`${ns}/d`, "4"), Code.FailedPrecondition);
+        expect(Buffer.from((await get(`${ns}/a`)).data!).toString()).toBe("1");
+      },
+    );
 
     it("refuses Get of an object larger than one message, pointing to Download", async () => {
       const p = `${t.ns()}/big`;

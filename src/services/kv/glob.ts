@@ -20,7 +20,10 @@ export interface KeyPattern {
 }
 
 /** One character (code point) of the key: a literal, any (`?`), or a set of inclusive ranges (`[...]`). */
-type One = { kind: "literal"; cp: number } | { kind: "any" } | { kind: "set"; negate: boolean; ranges: Array<[number, number]> };
+type One =
+  | { kind: "literal"; cp: number }
+  | { kind: "any" }
+  | { kind: "set"; negate: boolean; ranges: Array<[number, number]> };
 type Token = One | { kind: "star" };
 
 const META = /[*?[\\]/;

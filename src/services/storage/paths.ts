@@ -3,7 +3,7 @@
  * the router), so "%2e%2e", "a/../b" and "..\\x" are all refused rather than resolved into something else. The
  * one normalisation is mikcar's: a leading "./" is dropped, so "./file.txt" names the object "file.txt".
  */
-import { sidecarError } from "../../errors.js";
+import { sidecarError } from "../../shared/errors.js";
 
 export const MAX_PATH_BYTES = 1024;
 /** Where the file backend keeps metadata and temp files; no backend accepts paths under it. */
@@ -49,13 +49,15 @@ function checkCommon(path: string, field: string): void {
   const segments = path.split(/[\\/]/);
   if (segments.includes("..")) throw sidecarError("BAD_REQUEST", "Path traversal not allowed");
   const bytes = Buffer.byteLength(path, "utf8");
-  if (bytes > MAX_PATH_BYTES) throw sidecarError("BAD_REQUEST", `${field} is ${bytes} bytes; the limit is ${MAX_PATH_BYTES}`);
+  if (bytes > MAX_PATH_BYTES)
+    throw sidecarError("BAD_REQUEST", `${field} is ${bytes} bytes; the limit is ${MAX_PATH_BYTES}`);
   if (!path.isWellFormed()) throw sidecarError("BAD_REQUEST", `${field} is not valid UTF-8`);
   for (const s of path.split("/")) {
     // Empty and "." segments would name the same file as another path on the file backend; only a leading "./"
     // is taken away (above), as mikcar does.
     if (s === "" || s === ".") throw sidecarError("BAD_REQUEST", `${field} must not contain empty or "." segments`);
   }
-  if (segments[0] === RESERVED_PREFIX) throw sidecarError("BAD_REQUEST", `${field} must not be under the reserved ${RESERVED_PREFIX}/ prefix`);
+  if (segments[0] === RESERVED_PREFIX)
+    throw sidecarError("BAD_REQUEST", `${field} must not be under the reserved ${RESERVED_PREFIX}/ prefix`);
   if (/[\x01-\x1f\x7f]/.test(path)) throw sidecarError("BAD_REQUEST", `${field} must not contain control characters`);
 }

@@ -5,8 +5,8 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import * as pb from "../../../gen/mikcar/storage/v1/storage_pb.js";
-import { sidecarError } from "../../errors.js";
+import type * as pb from "../../../gen/mikcar/storage/v1/storage_pb.js";
+import { sidecarError } from "../../shared/errors.js";
 import type { ObjectMeta, StorageBackend } from "./backend.js";
 import { listPrefix, MAX_PATH_BYTES, objectPath } from "./paths.js";
 import { guarded, tooLarge, withIdle } from "./streams.js";
@@ -35,7 +35,11 @@ export function objectInfo(m: ObjectMeta): MessageInitShape<typeof pb.ObjectInfo
 
 /** If-None-Match semantics (weak comparison, RFC 9110 13.1.2): "*" or any listed tag equal to `etag`. */
 export function etagMatches(ifNoneMatch: string, etag: string): boolean {
-  const bare = (t: string) => t.trim().replace(/^W\//, "").replace(/^"(.*)"$/, "$1");
+  const bare = (t: string) =>
+    t
+      .trim()
+      .replace(/^W\//, "")
+      .replace(/^"(.*)"$/, "$1");
   if (ifNoneMatch.trim() === "*") return true;
   return ifNoneMatch.split(",").some((t) => bare(t) === bare(etag));
 }
@@ -55,7 +59,8 @@ export function resolveRange(range: pb.ByteRange | undefined, size: number): [nu
   }
   const start = Number(range.start);
   if (start >= size) throw unsatisfiable();
-  if (range.end !== undefined && range.end < range.start) throw sidecarError("BAD_REQUEST", "range end is before its start");
+  if (range.end !== undefined && range.end < range.start)
+    throw sidecarError("BAD_REQUEST", "range end is before its start");
   const end = range.end === undefined ? size : Math.min(size, Number(range.end) + 1);
   return [start, end];
 }
@@ -67,8 +72,10 @@ const MAX_CONTENT_TYPE = 1024;
  * other controls; non-ASCII, which it would mangle as Latin-1) would turn every read of the object into a 500.
  */
 export function checkContentType(value: string, field: string): void {
-  if (value.length > MAX_CONTENT_TYPE) throw sidecarError("BAD_REQUEST", `${field} is longer than ${MAX_CONTENT_TYPE} characters`);
-  if (/[^\t\x20-\x7e]/.test(value)) throw sidecarError("BAD_REQUEST", `${field} must be printable ASCII (it is sent back as a header)`);
+  if (value.length > MAX_CONTENT_TYPE)
+    throw sidecarError("BAD_REQUEST", `${field} is longer than ${MAX_CONTENT_TYPE} characters`);
+  if (/[^\t\x20-\x7e]/.test(value))
+    throw sidecarError("BAD_REQUEST", `${field} must be printable ASCII (it is sent back as a header)`);
 }
 
 function notFound(path: string) {
@@ -79,7 +86,10 @@ async function* single(data: Uint8Array) {
   if (data.length > 0) yield data;
 }
 
-export function createStorageService(backend: StorageBackend, opts: StorageServiceOptions): ServiceImpl<typeof pb.StorageService> {
+export function createStorageService(
+  backend: StorageBackend,
+  opts: StorageServiceOptions,
+): ServiceImpl<typeof pb.StorageService> {
   async function copyObject(rawSource: string, rawDestination: string): Promise<ObjectMeta> {
     const source = objectPath(rawSource, "source");
     const destination = objectPath(rawDestination, "destination");
@@ -90,7 +100,9 @@ export function createStorageService(backend: StorageBackend, opts: StorageServi
     if (!reader) throw notFound(source);
     try {
       if (reader.meta.size > opts.maxObjectBytes) throw tooLarge(opts.maxObjectBytes);
-      return await backend.write(destination, reader.body(0, reader.meta.size), { contentType: reader.meta.contentType });
+      return await backend.write(destination, reader.body(0, reader.meta.size), {
+        contentType: reader.meta.contentType,
+      });
     } finally {
       await reader.close();
     }
@@ -104,7 +116,10 @@ export function createStorageService(backend: StorageBackend, opts: StorageServi
       try {
         const { meta } = reader;
         if (meta.size > opts.maxMessageBytes) {
-          throw sidecarError("PAYLOAD_TOO_LARGE", `object is ${meta.size} bytes, more than Get returns (${opts.maxMessageBytes}); use Download`);
+          throw sidecarError(
+            "PAYLOAD_TOO_LARGE",
+            `object is ${meta.size} bytes, more than Get returns (${opts.maxMessageBytes}); use Download`,
+          );
         }
         const chunks: Uint8Array[] = [];
         for await (const c of reader.body(0, meta.size)) chunks.push(c);
@@ -138,8 +153,10 @@ export function createStorageService(backend: StorageBackend, opts: StorageServi
     async list(req) {
       const prefix = listPrefix(req.prefix);
       const limit = req.limit === 0 ? DEFAULT_LIST_LIMIT : req.limit;
-      if (limit < 1 || limit > MAX_LIST_LIMIT) throw sidecarError("BAD_REQUEST", `limit must be between 1 and ${MAX_LIST_LIMIT}, got ${limit}`);
-      if (Buffer.byteLength(req.cursor) > MAX_PATH_BYTES) throw sidecarError("BAD_REQUEST", `cursor is longer than ${MAX_PATH_BYTES} bytes`);
+      if (limit < 1 || limit > MAX_LIST_LIMIT)
+        throw sidecarError("BAD_REQUEST", `limit must be between 1 and ${MAX_LIST_LIMIT}, got ${limit}`);
+      if (Buffer.byteLength(req.cursor) > MAX_PATH_BYTES)
+        throw sidecarError("BAD_REQUEST", `cursor is longer than ${MAX_PATH_BYTES} bytes`);
       const page = await backend.list({ prefix, after: req.cursor === "" ? undefined : req.cursor, limit });
       return { objects: page.objects.map(objectInfo), nextCursor: page.more ? page.objects.at(-1)!.path : "" };
     },
@@ -173,13 +190,15 @@ export function createStorageService(backend: StorageBackend, opts: StorageServi
       const md = first.value.part.value;
       const path = objectPath(md.path, "metadata.path");
       checkContentType(md.contentType, "metadata.content_type");
-      if (md.size !== undefined && md.size < 0n) throw sidecarError("BAD_REQUEST", "metadata.size must not be negative");
+      if (md.size !== undefined && md.size < 0n)
+        throw sidecarError("BAD_REQUEST", "metadata.size must not be negative");
       if (md.size !== undefined && md.size > BigInt(opts.maxObjectBytes)) throw tooLarge(opts.maxObjectBytes);
       const chunks: AsyncIterator<Uint8Array> = {
         async next() {
           const r = await it.next();
           if (r.done) return { done: true, value: undefined };
-          if (r.value.part.case !== "chunk") throw sidecarError("BAD_REQUEST", "only the first upload message may carry metadata");
+          if (r.value.part.case !== "chunk")
+            throw sidecarError("BAD_REQUEST", "only the first upload message may carry metadata");
           return { done: false, value: r.value.part.value };
         },
         return: async () => (await it.return?.(), { done: true, value: undefined }),
@@ -212,4 +231,3 @@ export function createStorageService(backend: StorageBackend, opts: StorageServi
     },
   };
 }
-

@@ -1,5 +1,12 @@
 /** In-process KV: a Map with expiries. For development and tests; nothing survives a restart. */
-import { addChecked, compareKeys, notIntegerError, parseStoredInteger, type KeysQuery, type KvBackend } from "../backend.js";
+import {
+  addChecked,
+  compareKeys,
+  notIntegerError,
+  parseStoredInteger,
+  type KeysQuery,
+  type KvBackend,
+} from "../backend.js";
 import { EventHub } from "../event-hub.js";
 
 interface Entry {

@@ -4,12 +4,13 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ChannelModel, ConfirmChannel } from "amqplib";
-import { sidecarError, SidecarError } from "../../../errors.js";
+import { sidecarError, SidecarError } from "../../../shared/errors.js";
 
 export function mapAmqpError(err: unknown): never {
   if (err instanceof SidecarError) throw err;
   const msg = err instanceof Error ? err.message : String(err);
-  if (/PRECONDITION_FAILED/.test(msg)) throw sidecarError("CONFLICT", "the queue or exchange exists with other settings", {}, err);
+  if (/PRECONDITION_FAILED/.test(msg))
+    throw sidecarError("CONFLICT", "the queue or exchange exists with other settings", {}, err);
   throw sidecarError("UNAVAILABLE", "rabbitmq is unavailable; retry later", {}, err);
 }
 

@@ -10,7 +10,16 @@
  */
 import { createHash } from "node:crypto";
 import type { ConsumeMessage } from "amqplib";
-import { deadLetterQueue, targetKey, type AckResult, type Delivery, type NackMode, type QueueBackend, type QueueBackendOptions, type Target } from "../backend.js";
+import {
+  deadLetterQueue,
+  targetKey,
+  type AckResult,
+  type Delivery,
+  type NackMode,
+  type QueueBackend,
+  type QueueBackendOptions,
+  type Target,
+} from "../backend.js";
 import { RecentIds } from "../recent-ids.js";
 import { Waiters } from "../waiters.js";
 import { idOf, InFlight, nackToBroker, type Consumer } from "./amqp-inflight.js";
@@ -54,7 +63,9 @@ export class AmqpQueue implements QueueBackend {
   /** RabbitMQ names are at most 255 bytes: long composed names are replaced by a digest. */
   private rabbitName(kind: string, ...parts: string[]) {
     const name = `${this.prefix}${kind}|${parts.join("|")}`;
-    return Buffer.byteLength(name) <= 255 ? name : `${this.prefix}${kind}#${createHash("sha256").update(name).digest("hex")}`;
+    return Buffer.byteLength(name) <= 255
+      ? name
+      : `${this.prefix}${kind}#${createHash("sha256").update(name).digest("hex")}`;
   }
 
   private queueName(t: Target) {
@@ -118,7 +129,8 @@ export class AmqpQueue implements QueueBackend {
       }
       const { consumerTag } = await ch.consume(name, (msg) => {
         if (!msg) return void this.retire(c); // cancelled by the broker (queue deleted)
-        if (this.countOf(key, msg) >= this.opts.maxDeliveries) return void this.deadLetter(t, c, msg).catch(() => nackToBroker(c, msg));
+        if (this.countOf(key, msg) >= this.opts.maxDeliveries)
+          return void this.deadLetter(t, c, msg).catch(() => nackToBroker(c, msg));
         c.buffer.push(msg);
         this.waiters.notify(key);
       });

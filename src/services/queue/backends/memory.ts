@@ -3,7 +3,16 @@
  * deadlines, delivery counts and dead-lettering; the clock is injectable so tests can move time.
  */
 import { randomUUID } from "node:crypto";
-import { deadLetterQueue, targetKey, type AckResult, type Delivery, type NackMode, type QueueBackend, type QueueBackendOptions, type Target } from "../backend.js";
+import {
+  deadLetterQueue,
+  targetKey,
+  type AckResult,
+  type Delivery,
+  type NackMode,
+  type QueueBackend,
+  type QueueBackendOptions,
+  type Target,
+} from "../backend.js";
 import { RecentIds } from "../recent-ids.js";
 import { Waiters } from "../waiters.js";
 

@@ -7,7 +7,15 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { connectRedis, escapeRedisGlob, mapRedisError, parseRedisUrl } from "../../../shared/redis.js";
-import { deadLetterQueue, type AckResult, type Delivery, type NackMode, type QueueBackend, type QueueBackendOptions, type Target } from "../backend.js";
+import {
+  deadLetterQueue,
+  type AckResult,
+  type Delivery,
+  type NackMode,
+  type QueueBackend,
+  type QueueBackendOptions,
+  type Target,
+} from "../backend.js";
 import { Waiters } from "../waiters.js";
 import { ACK, LEN, NACK, RECEIVE } from "./redis-scripts.js";
 
@@ -41,10 +49,17 @@ export class RedisQueue implements QueueBackend {
     this.prefix = t.prefix + "mq:";
     this.client = new Redis(t.options);
     this.sub = new Redis({ ...t.options, enableOfflineQueue: true });
-    for (const [name, lua, keys] of [["mqReceive", RECEIVE, 4], ["mqAck", ACK, 4], ["mqNack", NACK, 4], ["mqLen", LEN, 1]] as const) {
+    for (const [name, lua, keys] of [
+      ["mqReceive", RECEIVE, 4],
+      ["mqAck", ACK, 4],
+      ["mqNack", NACK, 4],
+      ["mqLen", LEN, 1],
+    ] as const) {
       this.client.defineCommand(name, { lua, numberOfKeys: keys });
     }
-    this.sub.on("pmessage", (_p: string, channel: string) => this.waiters.notify(channel.slice(this.wakePrefix.length)));
+    this.sub.on("pmessage", (_p: string, channel: string) =>
+      this.waiters.notify(channel.slice(this.wakePrefix.length)),
+    );
     // Wake-ups published while the subscriber was away are lost: let every waiter look again.
     this.sub.on("ready", () => this.waiters.notifyAll());
   }
@@ -127,13 +142,27 @@ export class RedisQueue implements QueueBackend {
     const k = this.keys(t);
     const start = t.kind === "queue" ? "0" : "$"; // a new topic group sees what is published from now on
     const r = (await this.call(() =>
-      this.scripts.mqReceive(k.stream, k.vis, k.dc, k.dlq, k.group, this.consumer, max, visibilityMs, this.opts.maxDeliveries, k.isQueue, start, k.wakeDlq),
+      this.scripts.mqReceive(
+        k.stream,
+        k.vis,
+        k.dc,
+        k.dlq,
+        k.group,
+        this.consumer,
+        max,
+        visibilityMs,
+        this.opts.maxDeliveries,
+        k.isQueue,
+        start,
+        k.wakeDlq,
+      ),
     )) as Array<string | number>;
     const [now, next] = [Number(r[0]), Number(r[1])];
     if (next >= 0) this.nextDue.set(this.wakeKey(t), Date.now() + (next - now));
     else this.nextDue.delete(this.wakeKey(t));
     const out: Delivery[] = [];
-    for (let i = 2; i < r.length; i += 3) out.push({ id: String(r[i]), payload: String(r[i + 1]), deliveryCount: Number(r[i + 2]) });
+    for (let i = 2; i < r.length; i += 3)
+      out.push({ id: String(r[i]), payload: String(r[i + 1]), deliveryCount: Number(r[i + 2]) });
     return out;
   }
 
@@ -155,7 +184,9 @@ export class RedisQueue implements QueueBackend {
 
   async nack(t: Target, id: string, mode: NackMode) {
     const k = this.keys(t);
-    const r = await this.call(() => this.scripts.mqNack(k.stream, k.vis, k.dc, k.dlq, k.group, id, mode, k.isQueue, k.wake, k.wakeDlq));
+    const r = await this.call(() =>
+      this.scripts.mqNack(k.stream, k.vis, k.dc, k.dlq, k.group, id, mode, k.isQueue, k.wake, k.wakeDlq),
+    );
     return Number(r) === 1;
   }
 

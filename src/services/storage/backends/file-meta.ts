@@ -44,7 +44,11 @@ export class FileMeta {
     } catch {
       // Missing or unreadable record: fall through to the derived etag.
     }
-    return { ...base, etag: `"${st.ino.toString(16)}-${Math.round(st.mtimeMs * 1000).toString(16)}-${st.size.toString(16)}"`, contentType: "" };
+    return {
+      ...base,
+      etag: `"${st.ino.toString(16)}-${Math.round(st.mtimeMs * 1000).toString(16)}-${st.size.toString(16)}"`,
+      contentType: "",
+    };
   }
 
   /** Records metadata for the data file `st` describes (written atomically, like the data). */

@@ -8,8 +8,16 @@ import { randomUUID } from "node:crypto";
 import { constants, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { sidecarError } from "../../../errors.js";
-import { comparePaths, EtagHasher, type ListQuery, type ObjectMeta, type ObjectReader, type StorageBackend, type WriteOptions } from "../backend.js";
+import { sidecarError } from "../../../shared/errors.js";
+import {
+  comparePaths,
+  EtagHasher,
+  type ListQuery,
+  type ObjectMeta,
+  type ObjectReader,
+  type StorageBackend,
+  type WriteOptions,
+} from "../backend.js";
 import { RESERVED_PREFIX } from "../paths.js";
 import { FileMeta } from "./file-meta.js";
 
@@ -70,7 +78,8 @@ export class FileStorage implements StorageBackend {
       if (!st) return "missing";
       if (st.isSymbolicLink()) throw sidecarError("FORBIDDEN", "path passes through a symbolic link");
       if (!st.isDirectory()) {
-        if (create) throw sidecarError("CONFLICT", `cannot store under ${JSON.stringify(path)}: a parent path is an object`);
+        if (create)
+          throw sidecarError("CONFLICT", `cannot store under ${JSON.stringify(path)}: a parent path is an object`);
         return "missing";
       }
     }
@@ -112,7 +121,8 @@ export class FileStorage implements StorageBackend {
         // this reader keeps serving the version whose metadata it reported.
         async *body(start: number, end: number) {
           try {
-            if (end > start) yield* fh.createReadStream({ start, end: end - 1, highWaterMark: READ_CHUNK, autoClose: false });
+            if (end > start)
+              yield* fh.createReadStream({ start, end: end - 1, highWaterMark: READ_CHUNK, autoClose: false });
           } finally {
             await close();
           }
@@ -180,7 +190,10 @@ export class FileStorage implements StorageBackend {
   private async prune(path: string) {
     const segments = path.split("/");
     for (segments.pop(); segments.length > 0; segments.pop()) {
-      const ok = await fs.rmdir(this.abs(segments.join("/"))).then(() => true, () => false);
+      const ok = await fs.rmdir(this.abs(segments.join("/"))).then(
+        () => true,
+        () => false,
+      );
       if (!ok) return;
     }
   }
@@ -194,7 +207,8 @@ export class FileStorage implements StorageBackend {
     const old = await this.metaOf(source, st);
     await this.parents(destination, true);
     const existing = await fs.lstat(this.abs(destination)).catch(mapFsError);
-    if (existing?.isDirectory()) throw sidecarError("CONFLICT", `cannot store ${JSON.stringify(destination)}: objects exist under it`);
+    if (existing?.isDirectory())
+      throw sidecarError("CONFLICT", `cannot store ${JSON.stringify(destination)}: objects exist under it`);
     // rename keeps the inode and mtime, so metadata written for the new path matches the file once moved.
     await this.meta.write(destination, st, old.etag, old.contentType);
     const moved = await fs.rename(this.abs(source), this.abs(destination)).then(
@@ -227,7 +241,8 @@ export class FileStorage implements StorageBackend {
       .map((e) => ({ key: dir + e.name + (e.isDirectory() ? "/" : ""), dir: e.isDirectory() }))
       .sort((a, b) => comparePaths(a.key, b.key));
     for (const item of items) {
-      if (after !== undefined && comparePaths(item.key, after) <= 0 && !(item.dir && after.startsWith(item.key))) continue;
+      if (after !== undefined && comparePaths(item.key, after) <= 0 && !(item.dir && after.startsWith(item.key)))
+        continue;
       if (item.dir) {
         yield* this.walk(item.key, after);
         continue;

@@ -44,7 +44,7 @@ export class SidecarError extends ConnectError {
   // ConnectError's own instanceof test looks at `name` ("ConnectError", which we keep so that Connect carries
   // our code and message) and at the exact prototype; ours must follow the prototype chain instead.
   static override [Symbol.hasInstance](v: unknown): boolean {
-    return typeof v === "object" && v !== null && SidecarError.prototype.isPrototypeOf(v);
+    return typeof v === "object" && v !== null && Object.prototype.isPrototypeOf.call(SidecarError.prototype, v);
   }
 
   constructor(

@@ -1,5 +1,5 @@
 /** Reading and checking REST query parameters and JSON bodies, with messages that name the field. */
-import { sidecarError } from "../errors.js";
+import { sidecarError } from "./errors.js";
 
 /** The widest integer any field holds (protobuf int64): the bound of every integer parameter. */
 const INT64_MIN = -(2n ** 63n);
@@ -17,7 +17,8 @@ interface Bounds {
 export function queryInt(query: URLSearchParams, name: string, fallback: bigint, bounds: Bounds = {}): bigint {
   const raw = query.get(name);
   if (raw === null || raw === "") return fallback;
-  if (!/^-?\d+$/.test(raw)) throw sidecarError("BAD_REQUEST", `query parameter ${name} must be an integer, got ${JSON.stringify(raw)}`);
+  if (!/^-?\d+$/.test(raw))
+    throw sidecarError("BAD_REQUEST", `query parameter ${name} must be an integer, got ${JSON.stringify(raw)}`);
   return checkBounds(BigInt(raw), `query parameter ${name}`, bounds);
 }
 

@@ -6,14 +6,14 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { finished, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import FindMyWay from "find-my-way";
-import { sidecarError, toEnvelope, isServerSide, SidecarError } from "../errors.js";
-import { describeError, type Logger } from "../log.js";
-import { readBody, discardRestOfBody } from "../server/body.js";
-import { Deadlines, type Deadline } from "../server/deadlines.js";
-import type { ServerLimits, ServiceInstance } from "../services/module.js";
+import { sidecarError, toEnvelope, isServerSide, SidecarError } from "../../shared/errors.js";
+import { describeError, type Logger } from "../../shared/log.js";
+import { readBody, discardRestOfBody } from "../body.js";
+import { Deadlines, type Deadline } from "../deadlines.js";
+import type { ServerLimits, ServiceInstance } from "../../services/module.js";
 import { RestCall } from "./context.js";
-import { parseExact, stringifyExact } from "./json.js";
-import type { HttpMethod, RestResponse, RestRoute } from "./route.js";
+import { parseExact, stringifyExact } from "../../shared/exact-json.js";
+import type { HttpMethod, RestResponse, RestRoute } from "../../shared/rest-route.js";
 
 const METHODS: HttpMethod[] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"];
 
@@ -35,7 +35,7 @@ export function createRestDispatcher(
   // Trailing slashes are significant: `/secrets/list/db/` is the folder prefix "db/", not "db".
   const router = FindMyWay({ ignoreTrailingSlash: false, maxParamLength: 65_536 });
   for (const { name, instance } of services) {
-    for (const route of instance.rest) {
+    for (const route of instance.rest(instance.impl)) {
       router.on(route.method, `/${name}${route.path}`, () => {}, { route, service: instance } satisfies Store);
     }
   }
@@ -68,7 +68,11 @@ export function createRestDispatcher(
           return true;
         }
       } catch {
-        sendError(req, res, sidecarError("BAD_REQUEST", "the request path has malformed percent-encoding or is not valid UTF-8"));
+        sendError(
+          req,
+          res,
+          sidecarError("BAD_REQUEST", "the request path has malformed percent-encoding or is not valid UTF-8"),
+        );
         return true;
       }
       const { route, service } = found.store as Store;

@@ -5,13 +5,13 @@
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import * as pb from "../../gen/mikcar/storage/v1/storage_pb.js";
-import { ErrorKinds, SidecarError, sidecarError, toEnvelope } from "../errors.js";
-import { objectPath } from "../services/storage/paths.js";
-import { checkContentType, etagMatches } from "../services/storage/service.js";
-import { jsonObject } from "./params.js";
-import { queryInt } from "./params.js";
-import type { RestRequest, RestResponse, RestRoute } from "./route.js";
+import * as pb from "../../../gen/mikcar/storage/v1/storage_pb.js";
+import { ErrorKinds, SidecarError, sidecarError, toEnvelope } from "../../shared/errors.js";
+import { objectPath } from "./paths.js";
+import { checkContentType, etagMatches } from "./service.js";
+import { jsonObject } from "../../shared/rest-params.js";
+import { queryInt } from "../../shared/rest-params.js";
+import type { RestRequest, RestResponse, RestRoute } from "../../shared/rest-route.js";
 
 const m = pb.StorageService.method;
 const DEFAULT_TYPE = "application/octet-stream";
@@ -24,7 +24,8 @@ export function parseRange(header: string | undefined): pb.ByteRange | undefined
   if (a === "" && b === "") return undefined;
   // "-0" selects no bytes, so it is unsatisfiable (RFC 9110 14.1.1); suffix_length 0 would mean "no suffix", so
   // ask for a start past any object instead, which the service answers with 416 and the object's size.
-  if (a === "") return create(pb.ByteRangeSchema, BigInt(b!) === 0n ? { start: (1n << 63n) - 1n } : { suffixLength: BigInt(b!) });
+  if (a === "")
+    return create(pb.ByteRangeSchema, BigInt(b!) === 0n ? { start: (1n << 63n) - 1n } : { suffixLength: BigInt(b!) });
   if (b !== "" && BigInt(b!) < BigInt(a!)) return undefined;
   return create(pb.ByteRangeSchema, { start: BigInt(a!), end: b === "" ? undefined : BigInt(b!) });
 }
@@ -59,7 +60,8 @@ async function* uploadMessages(r: RestRequest, path: string): AsyncGenerator<pb.
   const size = /^\d{1,15}$/.test(declared) ? BigInt(declared) : undefined;
   const metadata = { path, contentType: header(r, "content-type"), size };
   yield create(pb.UploadRequestSchema, { part: { case: "metadata", value: metadata } });
-  for await (const chunk of r.stream) yield create(pb.UploadRequestSchema, { part: { case: "chunk", value: chunk as Buffer } });
+  for await (const chunk of r.stream)
+    yield create(pb.UploadRequestSchema, { part: { case: "chunk", value: chunk as Buffer } });
 }
 
 async function* chunksOf(it: AsyncIterator<DownloadPart>): AsyncGenerator<Uint8Array> {
@@ -89,7 +91,8 @@ export function storageRoutes(storage: ServiceImpl<typeof pb.StorageService>): R
       }
       throw err;
     }
-    if (first.done || first.value.part?.case !== "header") throw sidecarError("INTERNAL_ERROR", "download sent no header");
+    if (first.done || first.value.part?.case !== "header")
+      throw sidecarError("INTERNAL_ERROR", "download sent no header");
     const h = first.value.part.value;
     const headers: Record<string, string | number> = objectHeaders(h.info);
     if (h.notModified) {
@@ -113,7 +116,10 @@ export function storageRoutes(storage: ServiceImpl<typeof pb.StorageService>): R
       path: "/object/*",
       body: "none",
       async handle(r) {
-        const { info } = await storage.head(create(pb.HeadRequestSchema, { path: r.params["*"] ?? "" }), r.context(m.head));
+        const { info } = await storage.head(
+          create(pb.HeadRequestSchema, { path: r.params["*"] ?? "" }),
+          r.context(m.head),
+        );
         const inm = header(r, "if-none-match");
         if (inm !== "" && etagMatches(inm, info?.etag ?? "")) {
           const { "content-type": _, ...headers } = objectHeaders(info);
