@@ -53,6 +53,16 @@ describe("queue REST", () => {
     expect(await json(r)).toEqual({ message_id: m.id, status: "acknowledged", topic: "manual" });
   });
 
+  it("delivers to the default group what was published before its first subscribe (mikcar's pub/sub test)", async () => {
+    const published = await json(post("/publish/events", '{"event":"created"}'));
+    const got = await json(call("/subscribe/events?timeout=1&max_messages=1"));
+    expect(got).toMatchObject({
+      count: 1,
+      topic: "events",
+      messages: [{ id: published.message_id, payload: { event: "created" } }],
+    });
+  });
+
   it("publishes to every subscribed group and drains up to max_messages", async () => {
     expect((await json(call("/subscribe/news?group=a"))).count).toBe(0);
     await call("/subscribe/news"); // the default group
