@@ -66,3 +66,18 @@ export function jsonStringArray(obj: Record<string, unknown>, field: string): st
   });
   return v as string[];
 }
+
+/**
+ * A string field of a JSON body. Required unless `optional` (then absent or null reads as ""); `what` is how the
+ * field is named in the message (`emails[2].subject`).
+ */
+export function jsonString(
+  obj: Record<string, unknown>,
+  field: string,
+  { what = field, optional = false }: { what?: string; optional?: boolean } = {},
+): string {
+  const v = obj[field];
+  if (optional && (v === undefined || v === null)) return "";
+  if (typeof v !== "string") throw sidecarError("BAD_REQUEST", `field ${what} must be a string`);
+  return v;
+}

@@ -147,7 +147,8 @@ export function createStorageService(
       const path = objectPath(req.path);
       const meta = await backend.head(path);
       if (!meta) throw notFound(path);
-      return { info: objectInfo(meta) };
+      const notModified = req.ifNoneMatch !== "" && etagMatches(req.ifNoneMatch, meta.etag);
+      return { info: objectInfo(meta), notModified };
     },
 
     async list(req) {
@@ -188,8 +189,10 @@ export function createStorageService(
         throw sidecarError("BAD_REQUEST", "the first upload message must carry metadata");
       }
       const md = first.value.part.value;
-      const path = objectPath(md.path, "metadata.path");
-      checkContentType(md.contentType, "metadata.content_type");
+      // Named as the caller sent them: a REST client gave a URL path and a header, not upload metadata.
+      const rest = ctx.protocolName === "rest";
+      const path = objectPath(md.path, rest ? "path" : "metadata.path");
+      checkContentType(md.contentType, rest ? "content-type header" : "metadata.content_type");
       if (md.size !== undefined && md.size < 0n)
         throw sidecarError("BAD_REQUEST", "metadata.size must not be negative");
       if (md.size !== undefined && md.size > BigInt(opts.maxObjectBytes)) throw tooLarge(opts.maxObjectBytes);
