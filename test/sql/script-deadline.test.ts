@@ -102,7 +102,7 @@ describe.each(backends)("scripts answered 408 on %s", (name, available, open) =>
   });
 
   it.runIf(available && name === "sqlite")(
-    "stops a script whose client went away while its first statement waited for the database",
+    "stops a script whose client went away while its first statement waited for the one SQLite connection (SQLite only: Postgres statements do not wait for each other)",
     async () => {
       const db = `sqlite://${join(dir, "deadline.db")}`;
       const pair = await startSidecar({ services: { sql: db }, serviceOptions: { sql: { "script-workers": 2 } } });

@@ -228,8 +228,12 @@ export class SqliteSql implements SqlBackend {
   }
 
   async close(): Promise<void> {
+    // Statements already queued (requests still being drained at shutdown) run first.
+    for (let t = this.tail; ; t = this.tail) {
+      await t.catch(() => {});
+      if (t === this.tail) break;
+    }
     this.closed = true;
-    await this.tail.catch(() => {});
     await this.starting?.catch(() => {});
     await this.host.stop();
   }

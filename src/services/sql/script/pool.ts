@@ -140,7 +140,7 @@ export class ScriptPool {
     const seconds = Math.max(1, Math.ceil(this.limits.timeMs / 1000));
     const err = sidecarError(
       "UNAVAILABLE",
-      `all ${this.size} script workers are busy and ${this.waiting.length} scripts are waiting, the limit (--sql-script-queue); retry in ${seconds} s`,
+      `all ${this.size} script workers are busy and the queue is full (${this.waiting.length} waiting, --sql-script-queue); retry in ${seconds} s`,
       { retry_after_seconds: seconds },
     );
     err.metadata.set("retry-after", String(seconds));
