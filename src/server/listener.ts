@@ -6,7 +6,9 @@
 import * as net from "node:net";
 import * as http from "node:http";
 import * as http2 from "node:http2";
+import { existsSync } from "node:fs";
 import { lstat, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
 import { stringifyExact } from "../shared/exact-json.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
@@ -27,6 +29,9 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
   // Node's own requestTimeout covers a whole upload; we time requests ourselves (and exempt streams).
   const h1 = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, handler);
   h1.on("clientError", answerClientError);
+  // Node hands CONNECT to a "connect" listener (and drops the connection when there is none): a sidecar is no
+  // proxy, so answer it like any other method it does not serve.
+  h1.on("connect", refuseConnect);
   // Node sets up connection tracking (closeIdleConnections, headersTimeout checks) when an http.Server starts
   // listening; ours never listens itself (sockets are handed to it), so start that tracking by hand.
   h1.emit("listening");
@@ -34,6 +39,11 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
   // FIN is how a long-poll learns that its client left (so it releases the message instead of writing it into
   // a dead socket).
   const h2 = http2.createServer({ maxSessionMemory: 64 }, handler);
+  h2.on("connect", (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+    const body = methodNotAllowedBody(req.authority);
+    res.writeHead(405, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+    res.end(body);
+  });
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (s) => {
     sessions.add(s);
@@ -50,7 +60,7 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
 
   if ("socket" in addr) await removeStaleSocket(addr.socket);
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (err) => reject("socket" in addr ? explainSocketError(err, addr.socket) : err));
     if ("socket" in addr) server.listen(addr.socket, resolve);
     else server.listen(addr.port, addr.host, resolve);
   });
@@ -117,10 +127,33 @@ function answerClientError(err: NodeJS.ErrnoException, socket: net.Socket) {
       : "malformed HTTP request",
     status,
   });
+  answerRaw(socket, status, body);
+}
+
+const methodNotAllowedBody = (target: string | undefined) =>
+  stringifyExact({ code: "METHOD_NOT_ALLOWED", error: `method CONNECT not allowed on ${target ?? "?"}`, status: 405 });
+
+function refuseConnect(req: http.IncomingMessage, socket: net.Socket) {
+  socket.on("error", () => socket.destroy());
+  answerRaw(socket, 405, methodNotAllowedBody(req.url));
+}
+
+/** A whole JSON-envelope response written straight to a socket the HTTP server no longer owns, then closed. */
+export function answerRaw(socket: net.Socket, status: number, body: string, extra = ""): void {
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `Content-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
   );
+}
+
+/** `listen` on a path whose folder is missing says EACCES on Linux; name the actual problem. */
+function explainSocketError(err: NodeJS.ErrnoException, path: string): Error {
+  const dir = dirname(path);
+  if (err.code === "EACCES" || err.code === "ENOENT") {
+    if (!existsSync(dir)) return new Error(`cannot listen on ${path}: the folder ${dir} does not exist`);
+    if (err.code === "EACCES") return new Error(`cannot listen on ${path}: no permission to create a socket in ${dir}`);
+  }
+  return err;
 }
 
 async function removeStaleSocket(path: string) {
