@@ -2,7 +2,7 @@
  * The RPC side: one Connect router holding every enabled service, health and reflection, with the interceptors
  * that apply to all of them (auth, request deadline, error hygiene).
  */
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import * as reflectionV1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
@@ -13,6 +13,7 @@ import { registerService, type ServerLimits, type ServiceInstance } from "../ser
 import type { AuthCheck } from "./auth.js";
 import { Deadlines } from "./deadlines.js";
 import { registerReflection } from "./reflection.js";
+import { asClientError, fixParseErrors } from "./rpc-parse-errors.js";
 
 /**
  * Auth for every RPC except grpc.health.v1 (open, like `GET /health`). Not `async`: a rejected token throws
@@ -36,8 +37,11 @@ function authInterceptor(auth: AuthCheck): Interceptor {
  */
 function deadlineAndErrors(limits: ServerLimits, log: Logger): Interceptor {
   const ms = limits.requestTimeoutMs;
-  const hide = (req: { url: string }, err: unknown): ConnectError => {
+  const hide = (req: { url: string; method: DescMethod }, err: unknown): ConnectError => {
     if (err instanceof ConnectError) {
+      // A streaming call's request is parsed inside the interceptors (a unary one before: rpc-parse-errors.ts).
+      const parse = asClientError(err, req.method);
+      if (parse) return parse;
       if (err.code === Code.Internal || err.code === Code.Unknown)
         log.error("rpc.failed", { method: req.url, ...describeError(err) });
       return err;
@@ -94,5 +98,6 @@ export function rpcRoutes(setup: RpcSetup) {
       reflectionV1alpha.ServerReflection,
     ];
     registerReflection(router, listed);
+    fixParseErrors(router);
   };
 }
