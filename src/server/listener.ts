@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { lstat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { stringifyExact } from "../shared/exact-json.js";
+import { ConnectionGuard, type ConnectionOptions } from "./connections.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
@@ -25,7 +26,12 @@ export interface DualListener {
 
 export type ListenAddress = { port: number; host: string } | { socket: string };
 
-export async function listenDual(addr: ListenAddress, handler: NodeHandler): Promise<DualListener> {
+export async function listenDual(
+  addr: ListenAddress,
+  handler: NodeHandler,
+  connections: ConnectionOptions,
+): Promise<DualListener> {
+  const guard = new ConnectionGuard(connections);
   // Node's own requestTimeout covers a whole upload; we time requests ourselves (and exempt streams).
   const h1 = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, handler);
   h1.on("clientError", answerClientError);
@@ -45,17 +51,37 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
     res.end(body);
   });
   const sessions = new Set<http2.ServerHttp2Session>();
+  // Set while an over-the-cap connection is handed to the HTTP/2 server, which makes its session synchronously.
+  let refusing = false;
   h2.on("session", (s) => {
+    if (refusing) {
+      guard.refuseH2(s);
+      return;
+    }
     sessions.add(s);
     s.once("close", () => sessions.delete(s));
+    guard.addSession(s);
   });
   const sockets = new Set<net.Socket>();
   // allowHalfOpen as http.Server itself sets it; the HTTP layer decides what a client's FIN means.
   // noDelay as http.Server sets it: without it Nagle holds back small responses (a 3x throughput loss here).
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    if (guard.full) {
+      sniff(socket, (isH2) => {
+        if (!isH2) return guard.refuseH1(socket);
+        refusing = true;
+        try {
+          h2.emit("connection", socket);
+        } finally {
+          refusing = false;
+        }
+      });
+      return;
+    }
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    sniff(socket, h1, h2);
+    guard.addSocket(socket);
+    sniff(socket, (isH2) => (isH2 ? h2 : h1).emit("connection", socket));
   });
 
   if ("socket" in addr) await removeStaleSocket(addr.socket);
@@ -82,6 +108,7 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
         for (const s of sockets) s.destroy();
       }, graceMs);
       await closed;
+      guard.stop();
       h1.close(() => {}); // stops the tracking interval started above
       clearInterval(sweep);
       clearTimeout(force);
@@ -89,7 +116,8 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
   };
 }
 
-function sniff(socket: net.Socket, h1: http.Server, h2: http2.Http2Server) {
+/** Reads until the first bytes tell HTTP/2 (the preface) from HTTP/1.1, gives them back, and calls `route`. */
+function sniff(socket: net.Socket, route: (isH2: boolean) => void) {
   const chunks: Buffer[] = [];
   let len = 0;
   socket.setTimeout(10_000, () => socket.destroy());
@@ -107,7 +135,10 @@ function sniff(socket: net.Socket, h1: http.Server, h2: http2.Http2Server) {
     socket.off("readable", onReadable);
     socket.setTimeout(0);
     socket.unshift(head); // give the bytes back to the real parser
-    (isPrefix ? h2 : h1).emit("connection", socket);
+    // HTTP/2 has no half-closed connections: a FIN means the client is gone. Left half-open, the session (and
+    // every stream on it: watches, queue consumers) would go on writing into a connection nobody reads.
+    if (isPrefix) socket.allowHalfOpen = false;
+    route(isPrefix);
   };
   socket.on("readable", onReadable);
 }

@@ -17,7 +17,14 @@ import { listenDual, type DualListener, type ListenAddress, type NodeHandler } f
 import { rpcInterceptors, rpcRoutes } from "./rpc.js";
 import { traceOf } from "./trace.js";
 
-export const DEFAULT_LIMITS: ServerLimits = { maxBodyBytes: 10 * 1024 * 1024, requestTimeoutMs: 30_000 };
+export const DEFAULT_LIMITS: Required<ServerLimits> = {
+  maxBodyBytes: 10 * 1024 * 1024,
+  requestTimeoutMs: 30_000,
+  maxConnections: 10_000,
+  h2IdleTimeoutMs: 60_000,
+  keepAliveIntervalMs: 30_000,
+  writeTimeoutMs: 30_000,
+};
 
 export interface SidecarConfig {
   /** Opened services by REST name ("kv", "storage", …). */
@@ -39,7 +46,7 @@ export interface Sidecar {
 
 export function createSidecarServer(config: SidecarConfig): Sidecar {
   const log = config.log ?? createLogger();
-  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...config.limits };
+  const limits: Required<ServerLimits> = { ...DEFAULT_LIMITS, ...config.limits };
   const auth = createAuth(config.authToken);
   const health = createHealth(config.services);
   const rest = createRestDispatcher(config.services, limits, log);
@@ -107,7 +114,7 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
   return {
     handler,
     async listen(addr) {
-      const l = await listenDual(addr, handler);
+      const l = await listenDual(addr, handler, limits);
       listeners.push(l);
       log.info("listening", { address: l.address, auth: auth.enabled });
       return l.address;

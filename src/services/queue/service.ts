@@ -181,11 +181,24 @@ export function createQueueService(backend: QueueBackend, opts: QueueServiceOpti
         const [d] = await take(t, 1, STREAM_POLL_MS, vis, ctx.signal);
         if (!d) continue;
         let handed = false;
+        let settled = false;
+        const once = (ok: boolean) => {
+          if (settled) return;
+          settled = true;
+          settle(t, [d], ok);
+        };
+        // A client that is gone gets nothing more: its delivery goes back at once, even while the transport
+        // still holds this generator at the `yield` (a write into a dead connection may never complete).
+        // (With manual acks too: a delivery the client never received is not its to ack.)
+        const release = () => once(false);
+        ctx.signal.addEventListener("abort", release, { once: true });
         try {
           yield { message: toMessage(d, new Date().toISOString()) };
           handed = true;
         } finally {
-          if (!manual) settle(t, [d], handed && !ctx.signal.aborted);
+          ctx.signal.removeEventListener("abort", release);
+          if (!handed) once(false);
+          else if (!manual) once(!ctx.signal.aborted);
         }
       }
     },
