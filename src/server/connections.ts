@@ -7,7 +7,8 @@
  */
 import * as http2 from "node:http2";
 import type * as net from "node:net";
-import { stringifyExact } from "../shared/exact-json.js";
+import { sidecarError } from "../shared/errors.js";
+import { errorBody } from "./failures.js";
 
 export interface ConnectionOptions {
   /** Concurrent connections per listener; 0 = no cap. */
@@ -91,11 +92,9 @@ export class ConnectionGuard {
 
   /** Refuses an HTTP/1.1 connection over the cap: 503 with the JSON envelope, then close. */
   refuseH1(socket: net.Socket): void {
-    const body = stringifyExact({
-      code: "UNAVAILABLE",
-      error: `too many connections (the limit is ${this.opts.maxConnections}); retry later`,
-      status: 503,
-    });
+    const { body } = errorBody(
+      sidecarError("UNAVAILABLE", `too many connections (the limit is ${this.opts.maxConnections}); retry later`),
+    );
     socket.on("error", () => socket.destroy());
     socket.end(
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n" +

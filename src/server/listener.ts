@@ -9,8 +9,9 @@ import * as http2 from "node:http2";
 import { existsSync } from "node:fs";
 import { lstat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
-import { stringifyExact } from "../shared/exact-json.js";
+import { sidecarError } from "../shared/errors.js";
 import { ConnectionGuard, type ConnectionOptions } from "./connections.js";
+import { errorBody } from "./failures.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
@@ -46,8 +47,8 @@ export async function listenDual(
   // a dead socket).
   const h2 = http2.createServer({ maxSessionMemory: 64 }, handler);
   h2.on("connect", (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
-    const body = methodNotAllowedBody(req.authority);
-    res.writeHead(405, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+    const { status, body } = connectRefused(req.authority);
+    res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
     res.end(body);
   });
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -149,24 +150,21 @@ function answerClientError(err: NodeJS.ErrnoException, socket: net.Socket) {
     socket.destroy();
     return;
   }
-  const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
-  const status = tooLarge ? 431 : 400;
-  const body = stringifyExact({
-    code: tooLarge ? "HEADERS_TOO_LARGE" : "BAD_REQUEST",
-    error: tooLarge
-      ? "request line or headers too large (a key or path this long is not accepted)"
-      : "malformed HTTP request",
-    status,
-  });
+  const { status, body } = errorBody(
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? sidecarError("HEADERS_TOO_LARGE", "request line or headers too large (a key or path this long is not accepted)")
+      : sidecarError("BAD_REQUEST", "malformed HTTP request"),
+  );
   answerRaw(socket, status, body);
 }
 
-const methodNotAllowedBody = (target: string | undefined) =>
-  stringifyExact({ code: "METHOD_NOT_ALLOWED", error: `method CONNECT not allowed on ${target ?? "?"}`, status: 405 });
+const connectRefused = (target: string | undefined) =>
+  errorBody(sidecarError("METHOD_NOT_ALLOWED", `method CONNECT not allowed on ${target ?? "?"}`));
 
 function refuseConnect(req: http.IncomingMessage, socket: net.Socket) {
   socket.on("error", () => socket.destroy());
-  answerRaw(socket, 405, methodNotAllowedBody(req.url));
+  const { status, body } = connectRefused(req.url);
+  answerRaw(socket, status, body);
 }
 
 /** A whole JSON-envelope response written straight to a socket the HTTP server no longer owns, then closed. */
