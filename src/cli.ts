@@ -78,7 +78,7 @@ async function main(): Promise<number> {
       }
       stopping = true;
       log.info("shutdown.started", { signal });
-      running.close(10_000).then(resolve, (err) => {
+      running.close(config.shutdownGraceMs).then(resolve, (err) => {
         log.error("shutdown.failed", describeError(err));
         resolve();
       });

@@ -46,6 +46,7 @@ export interface Config {
   h2IdleTimeoutMs: number;
   keepAliveIntervalMs: number;
   writeTimeoutMs: number;
+  shutdownGraceMs: number;
   logLevel: LogLevel;
 }
 
@@ -107,6 +108,12 @@ export const SERVER_OPTIONS = {
     env: "WRITE_TIMEOUT",
     description: "cut a response or stream whose client has read nothing for this long, 0 = never",
     default: 30_000,
+  },
+  "shutdown-grace": {
+    type: "duration",
+    env: "SHUTDOWN_GRACE",
+    description: "at SIGTERM, time in-flight requests get to finish before connections are cut",
+    default: 10_000,
   },
   "log-level": {
     type: "string",
@@ -241,6 +248,7 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
     h2IdleTimeoutMs: server("h2-idle-timeout").value as number,
     keepAliveIntervalMs: server("keepalive-interval").value as number,
     writeTimeoutMs: server("write-timeout").value as number,
+    shutdownGraceMs: server("shutdown-grace").value as number,
     logLevel: server("log-level").value as LogLevel,
   };
 }
