@@ -149,11 +149,15 @@ export class ConnectionGuard {
           if (now - s.pingSentAt > ping) session.destroy();
         } else if (now - s.lastPong >= ping) {
           s.pingSentAt = now;
-          session.ping((err) => {
-            if (err) return;
-            s.pingSentAt = 0;
-            s.lastPong = Date.now();
-          });
+          try {
+            session.ping((err) => {
+              if (err) return;
+              s.pingSentAt = 0;
+              s.lastPong = Date.now();
+            });
+          } catch {
+            session.destroy(); // the session is going away under us
+          }
         }
       }
     }

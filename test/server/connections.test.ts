@@ -7,7 +7,7 @@
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseConfig } from "../../src/options.js";
+import { helpText, parseConfig } from "../../src/options.js";
 import { startSidecar, type RunningSidecar } from "../helpers/sidecar.js";
 
 const portOf = (url: string) => Number(new URL(url).port);
@@ -144,5 +144,19 @@ describe("connection options", () => {
       writeTimeoutMs: 30_000,
     });
     expect(() => parseConfig(["--kv", "--max-connections", "-1"], {})).toThrow(/--max-connections/);
+  });
+
+  it("--help lists them, and states the precedence the parser applies (flag over environment)", () => {
+    const help = helpText("0.0.0");
+    expect(help).toContain("Every option is read from its flag, else from its environment variable, else its default.");
+    for (const flag of [
+      "--max-connections",
+      "--h2-idle-timeout",
+      "--keepalive-interval",
+      "--write-timeout",
+      "--shutdown-grace",
+    ])
+      expect(help).toContain(flag);
+    expect(parseConfig(["--kv", "--write-timeout", "5s"], { WRITE_TIMEOUT: "45s" }).writeTimeoutMs).toBe(5_000);
   });
 });
