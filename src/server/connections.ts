@@ -29,6 +29,11 @@ class StallClock {
   constructor(private readonly w: NodeJS.WritableStream & { writableNeedDrain: boolean }) {
     w.on("drain", () => (this.since = 0));
   }
+  /** Still blocked since the last sweep (no drain came in between). */
+  stillBlocked(): boolean {
+    return this.since !== 0 && this.w.writableNeedDrain;
+  }
+
   /** How long the writer has been blocked, as seen at sweep times; 0 when it is not. */
   blockedFor(now: number): number {
     if (!this.w.writableNeedDrain) {
@@ -38,6 +43,15 @@ class StallClock {
     if (this.since === 0) this.since = now;
     return now - this.since;
   }
+}
+
+/**
+ * Runs `fn` after the I/O that is already waiting has been handled. Timers run before I/O in Node's loop: after
+ * the process was busy for a while, a PING answer or a drain may be sitting unread when the sweep looks, and
+ * must count before a connection is judged dead.
+ */
+function afterPendingIo(fn: () => unknown): void {
+  setImmediate(fn);
 }
 
 interface Session {
@@ -131,7 +145,9 @@ export class ConnectionGuard {
     const now = Date.now();
     const { h2IdleTimeoutMs: idle, keepAliveIntervalMs: ping, writeTimeoutMs: write } = this.opts;
     if (write > 0) {
-      for (const [socket, clock] of this.sockets) if (clock.blockedFor(now) > write) socket.destroy();
+      for (const [socket, clock] of this.sockets) {
+        if (clock.blockedFor(now) > write) afterPendingIo(() => clock.stillBlocked() && socket.destroy());
+      }
     }
     for (const s of this.sessions) {
       const { session } = s;
@@ -141,12 +157,15 @@ export class ConnectionGuard {
         continue;
       }
       if (write > 0) {
-        for (const [stream, clock] of s.streams) if (clock.blockedFor(now) > write) stream.close(NGHTTP2_CANCEL);
+        for (const [stream, clock] of s.streams) {
+          if (clock.blockedFor(now) > write) afterPendingIo(() => clock.stillBlocked() && stream.close(NGHTTP2_CANCEL));
+        }
       }
       if (ping > 0) {
         if (s.pingSentAt > 0) {
           // The peer's HTTP/2 stack answers PINGs by itself; silence means it (or the path to it) is gone.
-          if (now - s.pingSentAt > ping) session.destroy();
+          const sent = s.pingSentAt;
+          if (now - sent > ping) afterPendingIo(() => s.pingSentAt === sent && session.destroy());
         } else if (now - s.lastPong >= ping) {
           s.pingSentAt = now;
           try {

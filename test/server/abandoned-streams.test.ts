@@ -15,7 +15,7 @@ import { startSidecar, type RunningSidecar } from "../helpers/sidecar.js";
 
 const clientScript = fileURLToPath(new URL("../helpers/stream-client.ts", import.meta.url));
 const hasRedis = await backendAvailable("redis", () => tcpProbe(6379));
-const N = 30; // streams of each kind per round
+const N = 100; // streams of each kind per round
 
 /** Open sockets of this process (the sidecar's, since the clients are another process). */
 const fds = () =>
@@ -50,8 +50,9 @@ describe.skipIf(!hasRedis)("abandoned streams on Redis backends", () => {
         kv: `redis://127.0.0.1:6379?prefix=${prefix}kv:`,
         queue: `redis://127.0.0.1:6379?prefix=${prefix}q:`,
       },
-      // Short periods so that the test does not wait for the defaults (60 s idle, 30 s keep-alive and writes).
-      limits: { keepAliveIntervalMs: 300, writeTimeoutMs: 500, h2IdleTimeoutMs: 500 },
+      // Short periods so that the test does not wait for the defaults (60 s idle, 30 s keep-alive and writes), but
+      // long enough for a live client process on a busy machine to answer its PINGs.
+      limits: { keepAliveIntervalMs: 2_000, writeTimeoutMs: 1_000, h2IdleTimeoutMs: 1_000 },
     });
     baseline = fds();
   });
