@@ -1,9 +1,9 @@
 /**
  * Worker threads that run scripts, created lazily (no cost until the first script) and capped at a fixed
- * count; further scripts wait for a free worker. Each run has a watchdog: QuickJS interrupts itself at the
- * deadline, and if that does not happen (the script is blocked in a host call, or wasm is stuck) the worker
- * is terminated and replaced. Workers are unref'd and terminated by `close()`, so they never keep the
- * process alive.
+ * count; further scripts wait for a free worker in a bounded queue, which a caller leaves as soon as its request
+ * ends. Each run has a watchdog: QuickJS interrupts itself at the deadline (or when the run's request ends), and
+ * if that does not happen (the script is blocked in a host call, or wasm is stuck) the worker is terminated and
+ * replaced. Workers are unref'd and terminated by `close()`, so they never keep the process alive.
  */
 import { readFileSync } from "node:fs";
 import { ConnectError } from "@connectrpc/connect";
