@@ -4,7 +4,7 @@
  * sockets; graceful shutdown. Nothing here listens until `listen` is called.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import { sidecarError } from "../shared/errors.js";
 import { createLogger, describeError, type Logger } from "../shared/log.js";
 import { createRestDispatcher, sendError } from "./rest/dispatcher.js";
@@ -15,6 +15,7 @@ import { discardRestOfBody } from "./body.js";
 import { createHealth } from "./health.js";
 import { listenDual, type DualListener, type ListenAddress, type NodeHandler } from "./listener.js";
 import { rpcInterceptors, rpcRoutes } from "./rpc.js";
+import { createFastRpc } from "./rpc-fast/handler.js";
 import { traceOf } from "./trace.js";
 
 export const DEFAULT_LIMITS: ServerLimits = { maxBodyBytes: 10 * 1024 * 1024, requestTimeoutMs: 30_000 };
@@ -69,18 +70,26 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
     }
   }
 
+  const services = config.services.map((s) => s.instance);
+  const interceptors = rpcInterceptors({ auth, limits, log });
+  const acceptCompression = [compressionGzip, compressionBrotli];
   const adapter = connectNodeAdapter({
-    routes: rpcRoutes({
-      services: config.services.map((s) => s.instance),
-      auth,
-      limits,
-      log,
-      registerHealth: health.register,
-    }),
-    interceptors: rpcInterceptors({ auth, limits, log }),
+    routes: rpcRoutes({ services, auth, limits, log, registerHealth: health.register }),
+    interceptors,
+    acceptCompression,
     readMaxBytes: limits.maxBodyBytes,
     shutdownSignal: shutdown.signal,
     fallback: (req, res) => serveFallback(req as IncomingMessage, res as ServerResponse),
+  });
+  // Unary calls of the services themselves skip connect-node's per-call machinery; the same interceptors and
+  // implementations run. Streams, health, reflection and anything unusual go to the adapter.
+  const fast = createFastRpc({
+    services,
+    interceptors,
+    readMaxBytes: limits.maxBodyBytes,
+    acceptCompression,
+    shutdownSignal: shutdown.signal,
+    log,
   });
 
   function serveFallback(req: IncomingMessage, res: ServerResponse) {
@@ -100,8 +109,9 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
     const url = req.url ?? "/";
     const end = url.indexOf("/", 1);
     const dot = url.indexOf(".");
-    if (dot > 0 && (end < 0 || dot < end)) adapter(req, res);
-    else serveFallback(req as IncomingMessage, res as ServerResponse);
+    if (dot > 0 && (end < 0 || dot < end)) {
+      if (!fast(req, res)) adapter(req, res);
+    } else serveFallback(req as IncomingMessage, res as ServerResponse);
   };
 
   return {
