@@ -131,9 +131,8 @@ class Values implements ContextValues {
   }
 }
 
-/** Where a call learns that its client left: the Node response's `close` before it finished. */
+/** Where a call learns that its client left: `close` of the HTTP/1.1 response or HTTP/2 stream before the answer. */
 export interface CallSocket {
-  readonly writableFinished: boolean;
   readonly destroyed: boolean;
   once(event: "close", fn: () => void): unknown;
 }
@@ -154,6 +153,7 @@ export class Call {
   onAbort: ((reason: unknown) => void) | undefined = undefined;
   private unlinkShutdown: (() => void) | undefined;
   private cancelTimer: (() => void) | undefined = undefined;
+  private done = false;
 
   constructor(
     headers: IncomingHttpHeaders,
@@ -188,14 +188,15 @@ export class Call {
 
   /** Client gone and server shutdown reach the signal only once a signal exists; nothing else needs them. */
   private watch(): void {
-    if (this.socket.writableFinished) return;
+    if (this.done) return;
     if (this.socket.destroyed) {
       this.abort(new ConnectError("the client closed the connection", Code.Canceled));
       return;
     }
+    // The answer is written only after finish(), so a close before it means the client went away (an HTTP/2
+    // stream reset by the client reports writableFinished too, so that cannot tell).
     this.socket.once("close", () => {
-      if (!this.socket.writableFinished)
-        this.abort(new ConnectError("the client closed the connection", Code.Canceled));
+      if (!this.done) this.abort(new ConnectError("the client closed the connection", Code.Canceled));
     });
     const s = this.shutdown;
     if (s !== undefined) {
@@ -221,6 +222,7 @@ export class Call {
 
   /** The call is over: timers go, and (as Connect does) a signal someone holds is aborted. */
   finish(): void {
+    this.done = true;
     this.onAbort = undefined;
     if (this.reason !== undefined) return;
     this.cancelTimer?.();
