@@ -102,16 +102,18 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
 
   const handler: NodeHandler = (req, res) => {
     const trace = traceOf(req.headers);
-    res.setHeader("x-trace-id", trace.traceId);
-    if (trace.traceparent) res.setHeader("traceparent", trace.traceparent);
     // RPC paths are "/package.Service/Method"; anything whose first segment has no dot is REST or /health and
     // skips the adapter's own routing.
     const url = req.url ?? "/";
     const end = url.indexOf("/", 1);
     const dot = url.indexOf(".");
-    if (dot > 0 && (end < 0 || dot < end)) {
-      if (!fast(req, res)) adapter(req, res);
-    } else serveFallback(req as IncomingMessage, res as ServerResponse);
+    const rpc = dot > 0 && (end < 0 || dot < end);
+    // The fast path writes the trace headers with its own (setHeader validates and stores each one apart).
+    if (rpc && fast(req, res, trace)) return;
+    res.setHeader("x-trace-id", trace.traceId);
+    if (trace.traceparent) res.setHeader("traceparent", trace.traceparent);
+    if (rpc) adapter(req, res);
+    else serveFallback(req as IncomingMessage, res as ServerResponse);
   };
 
   return {

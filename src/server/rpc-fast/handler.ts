@@ -38,8 +38,19 @@ export interface FastRpcOptions {
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 
-/** Returns a handler that serves the request and returns true, or returns false having touched nothing. */
-export function createFastRpc(opts: FastRpcOptions): (req: NodeRequest, res: NodeResponse) => boolean {
+/** Response headers every answer carries (the server's trace id). */
+export interface TraceHeaders {
+  traceId: string;
+  traceparent?: string;
+}
+
+/**
+ * Returns a handler that serves the request and returns true, or returns false having touched nothing.
+ * `trace` headers, when given, go out with the answer.
+ */
+export function createFastRpc(
+  opts: FastRpcOptions,
+): (req: NodeRequest, res: NodeResponse, trace?: TraceHeaders) => boolean {
   const routes = fastRoutes(opts.services, opts.interceptors);
   const codecs = new Map<FastRoute, [Codec, Codec]>();
   for (const r of routes.values()) codecs.set(r, [codecFor(r.method, true), codecFor(r.method, false)]);
@@ -47,19 +58,32 @@ export function createFastRpc(opts: FastRpcOptions): (req: NodeRequest, res: Nod
   const compressMinBytes = opts.compressMinBytes ?? 1024;
   const readMax = opts.readMaxBytes;
 
-  function serve(route: FastRoute, wire: Wire, req: NodeRequest, res: NodeResponse): void {
+  // Negotiation results by (requested, accepted) header values: clients send the same few on every call.
+  const negotiated = new Map<string, ReturnType<typeof compressionNegotiate>>();
+  const negotiate = (wire: Wire, requested: string | null, accepted: string | null) => {
+    const key = `${wire.acceptEncodingHeader}\n${requested}\n${accepted}`;
+    let c = negotiated.get(key);
+    if (c === undefined) {
+      c = compressionNegotiate(accept, requested, accepted, wire.acceptEncodingHeader);
+      if (negotiated.size < 256) negotiated.set(key, c);
+    }
+    return c;
+  };
+
+  function serve(
+    route: FastRoute,
+    wire: Wire,
+    req: NodeRequest,
+    res: NodeResponse,
+    trace: TraceHeaders | undefined,
+  ): void {
     const h = req.headers;
     const timeoutHeader = header(h[wire.enveloped ? "grpc-timeout" : "connect-timeout-ms"]);
     const timeout =
       timeoutHeader === null
         ? undefined
         : (wire.enveloped ? parseGrpcTimeout : parseConnectTimeout)(timeoutHeader, Number.MAX_SAFE_INTEGER);
-    const comp = compressionNegotiate(
-      accept,
-      header(h[wire.encodingHeader]),
-      header(h[wire.acceptEncodingHeader]),
-      wire.acceptEncodingHeader,
-    );
+    const comp = negotiate(wire, header(h[wire.encodingHeader]), header(h[wire.acceptEncodingHeader]));
     const early = timeout?.error ?? comp.error;
     const authority = (req as Http2ServerRequest).authority ?? h.host ?? "localhost";
     const call = new Call(
@@ -94,6 +118,7 @@ export function createFastRpc(opts: FastRpcOptions): (req: NodeRequest, res: Nod
           compression: comp.response,
           compressMinBytes,
           closeConnection,
+          trace,
         });
         if (pending === undefined) after();
         else pending.then(after, failed);
@@ -108,46 +133,42 @@ export function createFastRpc(opts: FastRpcOptions): (req: NodeRequest, res: Nod
       answer(undefined, early);
       return;
     }
+    const failed = (e: unknown) => answer(undefined, toConnectError(e));
     readRequest(req, wire.enveloped ? readMax + 5 : readMax, (err, body) => {
-      if (err !== undefined) answer(undefined, err);
-      else
-        run(route, wire, call, comp.request, body).then(
-          (out) => answer(out, undefined),
-          (e) => answer(undefined, toConnectError(e)),
-        );
+      if (err !== undefined) {
+        answer(undefined, err);
+        return;
+      }
+      try {
+        const codec = codecs.get(route)![wire.binary ? 0 : 1];
+        const invoke = (bytes: Uint8Array) =>
+          route.invoke(new FastRequest(call, route.method, codec.parse(bytes))).then((out) => {
+            call.adoptResponse(out);
+            answer(codec.serialize(out.message), undefined);
+          });
+        const bytes = unwrap(wire, comp.request, body);
+        // Only a compressed request needs to wait before decoding; the common case stays synchronous.
+        (bytes instanceof Promise ? bytes.then(invoke) : invoke(bytes)).catch(failed);
+      } catch (e) {
+        failed(e);
+      }
     });
   }
 
-  /** Unwraps, decompresses and decodes the request, runs the call, encodes the response message. */
-  async function run(
-    route: FastRoute,
-    wire: Wire,
-    call: Call,
-    decompress: Compression | null,
-    body: Uint8Array,
-  ): Promise<Uint8Array> {
-    let bytes = body;
-    if (wire.enveloped) {
-      const env = unwrapEnvelope(bytes, readMax);
-      bytes = env.data;
-      if ((env.flags & FLAG_COMPRESSED) !== 0) {
-        if (decompress === null)
-          throw new ConnectError(
-            "protocol error: received compressed envelope, but no grpc-encoding was sent",
-            Code.Internal,
-          );
-        bytes = await decompress.decompress(bytes, readMax);
-      }
-    } else if (decompress !== null) {
-      bytes = await decompress.decompress(bytes, readMax);
-    }
-    const codec = codecs.get(route)![wire.binary ? 0 : 1];
-    const out = await route.invoke(new FastRequest(call, route.method, codec.parse(bytes)));
-    call.adoptResponse(out);
-    return codec.serialize(out.message);
+  /** The request message's bytes: out of its envelope, decompressed if it was sent compressed. */
+  function unwrap(wire: Wire, decompress: Compression | null, body: Uint8Array): Uint8Array | Promise<Uint8Array> {
+    if (!wire.enveloped) return decompress === null ? body : decompress.decompress(body, readMax);
+    const env = unwrapEnvelope(body, readMax);
+    if ((env.flags & FLAG_COMPRESSED) === 0) return env.data;
+    if (decompress === null)
+      throw new ConnectError(
+        "protocol error: received compressed envelope, but no grpc-encoding was sent",
+        Code.Internal,
+      );
+    return decompress.decompress(env.data, readMax);
   }
 
-  return (req, res) => {
+  return (req, res, trace) => {
     if (req.method !== "POST") return false;
     const url = req.url ?? "";
     const q = url.indexOf("?");
@@ -155,7 +176,7 @@ export function createFastRpc(opts: FastRpcOptions): (req: NodeRequest, res: Nod
     if (route === undefined) return false;
     const wire = wireOf(req.headers["content-type"], req.httpVersionMajor);
     if (wire === undefined) return false;
-    serve(route, wire, req, res);
+    serve(route, wire, req, res, trace);
     return true;
   };
 }

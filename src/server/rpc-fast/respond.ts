@@ -26,6 +26,7 @@ export interface Answer {
   compressMinBytes: number;
   /** HTTP/1.1 only: the request body was not read to its end, so the connection must close after this. */
   closeConnection: boolean;
+  trace?: { traceId: string; traceparent?: string };
 }
 
 const GRPC_OK = { "grpc-status": "0" } as const;
@@ -73,6 +74,10 @@ export function grpcMessage(text: string): string {
 export function writeAnswer(res: NodeResponse, wire: Wire, a: Answer): Promise<void> | undefined {
   if (res.destroyed || res.writableEnded) return; // the client left; nothing to say
   const head: OutgoingHttpHeaders = into({}, a.header);
+  if (a.trace !== undefined) {
+    head["x-trace-id"] = a.trace.traceId;
+    if (a.trace.traceparent !== undefined) head.traceparent = a.trace.traceparent;
+  }
   if (a.closeConnection) head.connection = "close";
   if (wire.protocol === "connect") {
     let status = 200;
