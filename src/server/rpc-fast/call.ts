@@ -13,13 +13,21 @@
  * again from the call (`call` is an own property too) when the copy lacks it.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import type { DescMessage, DescMethodUnary, DescService } from "@bufbuild/protobuf";
+import type {
+  DescMessage,
+  DescMethodServerStreaming,
+  DescMethodUnary,
+  DescService,
+  MessageShape,
+} from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
   type ContextKey,
   type ContextValues,
   type HandlerContext,
+  type StreamRequest,
+  type StreamResponse,
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
@@ -31,6 +39,9 @@ interface IterableHeaders {
   [Symbol.iterator](): IterableIterator<[string, string]>;
 }
 const iterable = Headers.prototype as unknown as IterableHeaders;
+
+// The reason a finished call's signal reads: one shared error (an Error per call captures a stack trace).
+let ended: ConnectError | undefined;
 
 const TIMEOUT_MESSAGE = "the operation timed out";
 
@@ -228,7 +239,7 @@ export class Call {
     this.cancelTimer?.();
     this.unlinkShutdown?.();
     if (this.ac !== undefined) {
-      this.reason = new ConnectError("the call has ended", Code.Canceled);
+      this.reason = (ended ??= new ConnectError("the call has ended", Code.Canceled));
       this.ac.abort(this.reason);
     }
   }
@@ -254,8 +265,8 @@ export class Call {
    * The response the interceptors returned. Ours carries the call's own Headers (read only if made); one an
    * interceptor built carries its own, which replace ours as in Connect.
    */
-  adoptResponse(res: UnaryResponse): void {
-    if (res instanceof FastResponse && res.call === this) return;
+  adoptResponse(res: UnaryResponse | StreamResponse): void {
+    if ((res instanceof FastResponse || res instanceof FastStreamResponse) && res.call === this) return;
     const { header, trailer } = res;
     if (header !== undefined && header !== this.resHeader) this.resHeader = header;
     if (trailer !== undefined && trailer !== this.resTrailer) this.resTrailer = trailer;
@@ -313,13 +324,67 @@ export class FastResponse<I extends DescMessage = DescMessage, O extends DescMes
   }
 }
 
+/** A server-streaming request as interceptors see it: the one input message as an async iterable. */
+export class FastStreamRequest<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage>
+  implements StreamRequest<I, O>
+{
+  readonly stream = true as const;
+  readonly header: Headers;
+  readonly url: string;
+  readonly requestMethod: string;
+  readonly contextValues: ContextValues;
+  readonly service: DescService;
+  readonly message: AsyncIterable<MessageShape<I>>;
+
+  constructor(
+    readonly call: Call,
+    readonly method: DescMethodServerStreaming<I, O>,
+    input: MessageShape<I>,
+  ) {
+    this.header = call.header;
+    this.url = call.url;
+    this.requestMethod = call.requestMethod;
+    this.contextValues = call.values;
+    this.service = method.parent;
+    this.message = (async function* () {
+      yield input;
+    })();
+  }
+
+  get signal(): AbortSignal {
+    return this.call.signal;
+  }
+}
+
+export class FastStreamResponse<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage>
+  implements StreamResponse<I, O>
+{
+  readonly stream = true as const;
+  readonly service: DescService;
+
+  constructor(
+    readonly call: Call,
+    readonly method: DescMethodServerStreaming<I, O>,
+    readonly message: AsyncIterable<MessageShape<O>>,
+  ) {
+    this.service = method.parent;
+  }
+
+  get header(): Headers {
+    return this.call.responseHeader;
+  }
+  get trailer(): Headers {
+    return this.call.responseTrailer;
+  }
+}
+
 /** What the service implementation receives; the request side comes from the (possibly replaced) request. */
 export class FastHandlerContext implements HandlerContext {
   readonly service: DescService;
 
   constructor(
     private readonly call: Call,
-    private readonly req: UnaryRequest,
+    private readonly req: UnaryRequest | StreamRequest,
   ) {
     this.service = req.service ?? req.method.parent;
   }

@@ -11,15 +11,18 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { type Compression, compressionNegotiate } from "@connectrpc/connect/protocol";
 import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
+import type { Message } from "@bufbuild/protobuf";
 import type { Logger } from "../../shared/log.js";
+import { logFailure, toRpcError } from "../failures.js";
 import type { ServiceInstance } from "../../services/module.js";
 import { discardRestOfBody } from "../body.js";
-import { Call, FastRequest } from "./call.js";
+import { Call, FastRequest, FastStreamRequest } from "./call.js";
 import { FLAG_COMPRESSED, unwrapEnvelope } from "./envelope.js";
 import { type Codec, codecFor } from "./codec.js";
 import { wireOf, type Wire } from "./protocol.js";
 import { type NodeResponse, writeAnswer } from "./respond.js";
 import { readRequest } from "./read.js";
+import { StreamWriter } from "./stream.js";
 import { fastRoutes, type FastRoute } from "./routes.js";
 
 export interface FastRpcOptions {
@@ -37,6 +40,7 @@ export interface FastRpcOptions {
 }
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
+type Answerer = (body: Uint8Array | undefined, error: ConnectError | undefined) => void;
 
 /** Response headers every answer carries (the server's trace id). */
 export interface TraceHeaders {
@@ -97,7 +101,7 @@ export function createFastRpc(
       wire.protocol,
     );
     let answered = false;
-    const answer = (body: Uint8Array | undefined, error: ConnectError | undefined) => {
+    const answer: Answerer = (body, error) => {
       if (answered) return;
       answered = true;
       call.finish();
@@ -141,18 +145,38 @@ export function createFastRpc(
       }
       try {
         const codec = codecs.get(route)![wire.binary ? 0 : 1];
-        const invoke = (bytes: Uint8Array) =>
-          route.invoke(new FastRequest(call, route.method, codec.parse(bytes))).then((out) => {
-            call.adoptResponse(out);
-            answer(codec.serialize(out.message), undefined);
-          });
         const bytes = unwrap(wire, comp.request, body);
+        const invoke = route.kind === "unary" ? unary(route, call, codec, answer) : stream(route, call, codec);
         // Only a compressed request needs to wait before decoding; the common case stays synchronous.
         (bytes instanceof Promise ? bytes.then(invoke) : invoke(bytes)).catch(failed);
       } catch (e) {
         failed(e);
       }
     });
+
+    /** A server stream: from its first message on, the writer answers (and an abort ends the stream). */
+    function stream(r: FastRoute & { kind: "server_streaming" }, c: Call, codec: Codec) {
+      return async (bytes: Uint8Array) => {
+        const out = await r.invoke(new FastStreamRequest(c, r.method, codec.parse(bytes)));
+        if (answered) return;
+        answered = true;
+        c.adoptResponse(out);
+        const writer = new StreamWriter(res, wire, c, codec, comp.response, compressMinBytes, trace, (err) => {
+          logFailure(opts.log, "rpc.failed", { method: req.url }, err);
+          return toRpcError(err);
+        });
+        c.onAbort = (reason) => writer.end(ConnectError.from(reason));
+        await writer.run(out.message as AsyncIterable<Message>);
+      };
+    }
+  }
+
+  function unary(r: FastRoute & { kind: "unary" }, call: Call, codec: Codec, answer: Answerer) {
+    return (bytes: Uint8Array) =>
+      r.invoke(new FastRequest(call, r.method, codec.parse(bytes))).then((out) => {
+        call.adoptResponse(out);
+        answer(codec.serialize(out.message), undefined);
+      });
   }
 
   /** The request message's bytes: out of its envelope, decompressed if it was sent compressed. */
@@ -176,6 +200,8 @@ export function createFastRpc(
     if (route === undefined) return false;
     const wire = wireOf(req.headers["content-type"], req.httpVersionMajor);
     if (wire === undefined) return false;
+    // Connect's streaming protocol (its own media types, an end-of-stream message) stays with connect-node.
+    if (route.kind !== "unary" && wire.protocol === "connect") return false;
     serve(route, wire, req, res, trace);
     return true;
   };

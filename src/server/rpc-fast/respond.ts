@@ -31,14 +31,15 @@ export interface Answer {
 
 const GRPC_OK = { "grpc-status": "0" } as const;
 
-function into(out: Record<string, string>, h: Headers | undefined, prefix = ""): Record<string, string> {
+export function into(out: Record<string, string>, h: Headers | undefined, prefix = ""): Record<string, string> {
   h?.forEach((v, k) => {
     out[prefix + k] = v;
   });
   return out;
 }
 
-function grpcTrailer(a: Answer): Record<string, string> {
+/** The gRPC status trailers (`grpc-status`, `grpc-message`, details) after the trailers the call set. */
+export function grpcTrailer(a: Pick<Answer, "error" | "trailer">): Record<string, string> {
   if (a.error === undefined) {
     if (a.trailer === undefined) return GRPC_OK;
     const t = into({}, a.trailer);
