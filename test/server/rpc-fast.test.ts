@@ -68,6 +68,10 @@ const impl: Partial<ServiceImpl<typeof KvService>> = {
     }
     if (req.key === "missing") throw new ConnectError("key not found: missing", Code.NotFound, { "x-err": "e" });
     if (req.key === "crash") throw new Error("driver said: password=hunter2");
+    if (req.key === "detailed")
+      throw new ConnectError("with details", Code.FailedPrecondition, undefined, [
+        { desc: GetRequestSchema, value: { key: "the detail" } },
+      ]);
     ctx.responseHeader.set("x-out", "h");
     ctx.responseTrailer.set("x-trail", "t");
     return { value: req.key === "big" ? Buffer.alloc(8192, "a") : new TextEncoder().encode(req.key) };
@@ -171,10 +175,18 @@ describe.each(Object.keys(transports))("%s: fast path and connect-node agree", (
           () => new ConnectError("unexpected success"),
           (e) => ConnectError.from(e),
         );
-    for (const key of ["missing", "crash"]) {
+    for (const key of ["missing", "crash", "detailed"]) {
       const [a, b] = await Promise.all([fail(fastServer, key), fail(plainServer, key)]);
-      expect([a.code, a.rawMessage, a.metadata.get("x-err")]).toEqual([b.code, b.rawMessage, b.metadata.get("x-err")]);
+      const shape = (e: ConnectError) => [
+        e.code,
+        e.rawMessage,
+        e.metadata.get("x-err"),
+        e.findDetails(GetRequestSchema),
+      ];
+      expect(shape(a)).toEqual(shape(b));
     }
+    const detailed = await fail(fastServer, "detailed");
+    expect(detailed.findDetails(GetRequestSchema).map((d) => d.key)).toEqual(["the detail"]);
     expect((await fail(fastServer, "crash")).rawMessage).toBe("internal error");
   });
 

@@ -239,7 +239,7 @@ export class Call {
     this.cancelTimer?.();
     this.unlinkShutdown?.();
     if (this.ac !== undefined) {
-      this.reason = (ended ??= new ConnectError("the call has ended", Code.Canceled));
+      this.reason = ended ??= new ConnectError("the call has ended", Code.Canceled);
       this.ac.abort(this.reason);
     }
   }
