@@ -1,9 +1,10 @@
 /**
- * The unary fast path: gRPC (h2c), gRPC-Web and Connect unary POSTs, served with protobuf-es directly and the
- * same Connect interceptors and `ServiceImpl` that connect-node's router uses, without its universal request
- * and response machinery (a `new URL`, six `Headers`, linked AbortSignals and async-iterable pipelines per call,
- * which cost ~95% of a KV call). Streaming methods, Connect GET, gRPC-Web text, gRPC over HTTP/1.1 and any
- * content type not recognised return `false` untouched and go to connect-node.
+ * The RPC fast path: unary calls over gRPC (h2c), gRPC-Web and Connect, and server streams over gRPC and
+ * gRPC-Web, served with protobuf-es directly and the same Connect interceptors and `ServiceImpl` that
+ * connect-node's router uses, without its universal request and response machinery (a `new URL`, six
+ * `Headers`, linked AbortSignals and async-iterable pipelines per call, which cost ~95% of a KV call). Client
+ * and bidi streams, Connect streaming and GET, gRPC-Web text, gRPC over HTTP/1.1 and any content type not
+ * recognised return `false` untouched and go to connect-node.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
@@ -16,7 +17,8 @@ import type { Logger } from "../../shared/log.js";
 import { logFailure, toRpcError } from "../failures.js";
 import type { ServiceInstance } from "../../services/module.js";
 import { discardRestOfBody } from "../body.js";
-import { Call, FastRequest, FastStreamRequest } from "./call.js";
+import { Call } from "./call.js";
+import { adoptResponse, FastRequest, FastStreamRequest } from "./exchange.js";
 import { FLAG_COMPRESSED, unwrapEnvelope } from "./envelope.js";
 import { type Codec, codecFor } from "./codec.js";
 import { wireOf, type Wire } from "./protocol.js";
@@ -160,11 +162,13 @@ export function createFastRpc(
         const out = await r.invoke(new FastStreamRequest(c, r.method, codec.parse(bytes)));
         if (answered) return;
         answered = true;
-        c.adoptResponse(out);
-        const writer = new StreamWriter(res, wire, c, codec, comp.response, compressMinBytes, trace, (err) => {
+        adoptResponse(c, out);
+        const toError = (err: unknown) => {
           logFailure(opts.log, "rpc.failed", { method: req.url }, err);
           return toRpcError(err);
-        });
+        };
+        const output = wire.binary ? r.method.output : undefined;
+        const writer = new StreamWriter(res, wire, c, codec, comp.response, compressMinBytes, trace, toError, output);
         c.onAbort = (reason) => writer.end(ConnectError.from(reason));
         await writer.run(out.message as AsyncIterable<Message>);
       };
@@ -174,7 +178,7 @@ export function createFastRpc(
   function unary(r: FastRoute & { kind: "unary" }, call: Call, codec: Codec, answer: Answerer) {
     return (bytes: Uint8Array) =>
       r.invoke(new FastRequest(call, r.method, codec.parse(bytes))).then((out) => {
-        call.adoptResponse(out);
+        adoptResponse(call, out);
         answer(codec.serialize(out.message), undefined);
       });
   }
@@ -211,10 +215,7 @@ function header(v: string | string[] | undefined): string | null {
   return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
 }
 
-/** Errors raised before the interceptors (body, envelope, parse) are ours or Node's; never leak their text. */
+/** Errors raised outside the interceptors (envelope, decoding, encoding) never leak an unexpected text. */
 function toConnectError(err: unknown): ConnectError {
-  if (err instanceof ConnectError) return err;
-  if (err instanceof Error && err.message === "client aborted the request")
-    return new ConnectError("the client closed the connection", Code.Canceled);
-  return new ConnectError("internal error", Code.Internal);
+  return err instanceof ConnectError ? err : new ConnectError("internal error", Code.Internal);
 }

@@ -18,7 +18,7 @@ import {
   FastResponse,
   type FastStreamRequest,
   FastStreamResponse,
-} from "./call.js";
+} from "./exchange.js";
 
 export type FastRoute =
   | {

@@ -6,11 +6,11 @@
  * before it yields), the status at the end, as trailers (gRPC) or a trailer envelope (gRPC-Web).
  */
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
-import type { Message } from "@bufbuild/protobuf";
+import type { DescMessage, Message } from "@bufbuild/protobuf";
 import type { ConnectError } from "@connectrpc/connect";
 import type { Compression } from "@connectrpc/connect/protocol";
 import type { Call } from "./call.js";
-import type { Codec } from "./codec.js";
+import { type Codec, largeBytesParts } from "./codec.js";
 import { FLAG_COMPRESSED, grpcWebTrailer, wrapEnvelope } from "./envelope.js";
 import type { Wire } from "./protocol.js";
 import { grpcTrailer, into, type NodeResponse } from "./respond.js";
@@ -31,6 +31,8 @@ export class StreamWriter {
     private readonly compressMinBytes: number,
     private readonly trace: { traceId: string; traceparent?: string } | undefined,
     private readonly toError: (err: unknown) => ConnectError,
+    /** The output type when messages go out in binary (large bytes fields then skip a copy). */
+    private readonly output: DescMessage | undefined,
   ) {}
 
   /** Writes every message of `messages`, then the status; stops early when the call ends (`end`). */
@@ -45,6 +47,12 @@ export class StreamWriter {
           break;
         }
         if (this.ended) break;
+        const parts =
+          this.compression === null && this.output !== undefined ? largeBytesParts(this.output, r.value) : undefined;
+        if (parts !== undefined) {
+          if (!this.writeParts(parts)) await this.drained();
+          continue;
+        }
         let data = this.codec.serialize(r.value);
         let flags = 0;
         if (this.compression !== null && data.byteLength >= this.compressMinBytes) {
@@ -105,6 +113,22 @@ export class StreamWriter {
     res.cork();
     res.write(prefix);
     const ok = res.write(data);
+    res.uncork();
+    return ok;
+  }
+
+  /** An uncompressed message given as parts (see largeBytesParts), in one corked write with its prefix. */
+  private writeParts(parts: [Uint8Array, Uint8Array]): boolean {
+    const res = this.res as ServerResponse;
+    if (res.destroyed || res.writableEnded) return true;
+    this.sendHeaders();
+    const prefix = Buffer.allocUnsafe(5 + parts[0].byteLength);
+    prefix[0] = 0;
+    prefix.writeUInt32BE(parts[0].byteLength + parts[1].byteLength, 1);
+    prefix.set(parts[0], 5);
+    res.cork();
+    res.write(prefix);
+    const ok = res.write(parts[1]);
     res.uncork();
     return ok;
   }
