@@ -27,9 +27,11 @@ import {
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GetRequestSchema, KvService } from "../../gen/mikcar/kv/v1/kv_pb.js";
+import { GetRequestSchema, KvService, SetRequestSchema } from "../../gen/mikcar/kv/v1/kv_pb.js";
+import { DownloadResponseSchema } from "../../gen/mikcar/storage/v1/storage_pb.js";
 import { createAuth } from "../../src/server/auth.js";
 import { listenDual, type DualListener } from "../../src/server/listener.js";
+import { largeBytesParts } from "../../src/server/rpc-fast/codec.js";
 import { createFastRpc } from "../../src/server/rpc-fast/handler.js";
 import { rpcInterceptors } from "../../src/server/rpc.js";
 import type { ServiceInstance } from "../../src/services/module.js";
@@ -357,5 +359,23 @@ describe("protocol details on the wire", () => {
     expect(text).toContain("grpc-status: 5\r\n");
     expect(text).toContain("grpc-message: key not found: missing\r\n");
     expect(text).toContain("x-err: e\r\n");
+  });
+});
+
+describe("streamed messages with one large bytes field", () => {
+  it("are written as tag+length and the bytes, the same bytes toBinary gives", () => {
+    const chunk = create(DownloadResponseSchema, { part: { case: "chunk", value: Buffer.alloc(64 * 1024, 3) } });
+    const parts = largeBytesParts(DownloadResponseSchema, chunk)!;
+    expect(Buffer.concat(parts)).toEqual(Buffer.from(toBinary(DownloadResponseSchema, chunk)));
+    expect(parts[1]).toBe((chunk.part as { value: Uint8Array }).value); // not copied
+  });
+
+  it("are encoded as usual when the bytes are small or another field is set", () => {
+    const small = create(DownloadResponseSchema, { part: { case: "chunk", value: Buffer.alloc(100) } });
+    expect(largeBytesParts(DownloadResponseSchema, small)).toBeUndefined();
+    const header = create(DownloadResponseSchema, { part: { case: "header", value: { offset: 1n } } });
+    expect(largeBytesParts(DownloadResponseSchema, header)).toBeUndefined();
+    const two = create(SetRequestSchema, { key: "k", value: Buffer.alloc(64 * 1024) });
+    expect(largeBytesParts(SetRequestSchema, two)).toBeUndefined();
   });
 });
