@@ -1,72 +1,133 @@
 /**
- * Benchmark plumbing. Every figure is reported next to a baseline measured in the same run on the same machine,
- * as a ratio, because absolute numbers on a shared 2-core box say little.
+ * Benchmark plumbing. Every case is measured three ways in the same run: (a) the backend work through its direct
+ * client alone, (b) the limit — a bare `node:http` server doing that same work per request (bench/limits/), and
+ * (c) the sidecar. (b) and (c) each run in their own process and get the same load from `wrk` in a third, with
+ * the same connections, bytes and durability. The ratio that counts is c ÷ b; absolute figures on a shared
+ * 2-core machine say little.
  */
-import autocannon from "autocannon";
+import { wrk, type LoadResult, type LoadSpec } from "./load.js";
+import { runDirect, type DirectSpec } from "./servers.js";
+
+export interface BenchContext {
+  durationSec: number;
+  /** Connection counts to run each case at (and the direct client's concurrency). */
+  connections: number[];
+  /** Keys, objects or messages present while measuring (KV, storage, queue). */
+  population: number;
+}
 
 export interface BenchRow {
   suite: string;
   name: string;
-  /** Throughput in `unit` (req/s, MB/s, ops/s). */
-  value: number;
+  /** What `rps × per` counts: "req/s", "MB/s", "round trips/s"… */
   unit: string;
-  p50Ms?: number;
-  p99Ms?: number;
-  /** Name of the row this one is compared with, and value / baseline value. */
-  baseline?: string;
-  ratio?: number;
+  /** Multiplier from operations per second to `unit` (bytes → MB for storage). */
+  per?: number;
+  connections?: number;
+  population?: number;
+  direct?: LoadResult;
+  limit?: LoadResult;
+  sidecar?: LoadResult;
+  /** The goal for sidecar ÷ reference, where the issue sets one. */
+  goal?: number;
+  /** The goal compares the sidecar with this row's sidecar instead of with this row's limit. */
+  goalVs?: string;
+  note?: string;
 }
 
 export interface BenchSuite {
   name: string;
-  /** Returns rows; rows with `baseline` get their ratio filled in by the runner if absent. */
-  run(opts: { durationSec: number }): Promise<BenchRow[]>;
+  run(ctx: BenchContext): Promise<BenchRow[]>;
 }
 
-export interface LoadResult {
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
+export interface Case {
+  suite: string;
+  name: string;
+  unit?: string;
+  per?: number;
+  connections: number;
+  population?: number;
+  durationSec: number;
+  /** The load, without url, connections or duration. */
+  load: Omit<LoadSpec, "url" | "connections" | "durationSec">;
+  limitUrl?: string;
+  sidecarUrl: string;
+  direct?: Omit<DirectSpec, "concurrency" | "durationSec" | "keys">;
+  goal?: number;
+  goalVs?: string;
+  note?: string;
 }
 
-/** Drives an HTTP endpoint with autocannon (keep-alive, pipelining 1) and returns req/s and latency. */
-export async function load(opts: autocannon.Options): Promise<LoadResult> {
-  const r = await autocannon({ connections: 32, pipelining: 1, duration: 5, ...opts });
-  const errors = r.errors + r.timeouts + r.non2xx;
-  return { rps: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors };
+/** Measures one case: direct (if given), then the limit server, then the sidecar, with the same load. */
+export async function measure(c: Case): Promise<BenchRow> {
+  const keys = c.load.keys ?? 1;
+  const spec = { ...c.load, connections: c.connections, durationSec: c.durationSec };
+  const direct = c.direct ? await runDirect({ ...c.direct, keys, concurrency: c.connections, durationSec: c.durationSec }) : undefined;
+  const limit = c.limitUrl ? await wrk({ ...spec, url: c.limitUrl }) : undefined;
+  const sidecar = await wrk({ ...spec, url: c.sidecarUrl });
+  const row: BenchRow = {
+    suite: c.suite,
+    name: c.name,
+    unit: c.unit ?? "req/s",
+    per: c.per,
+    connections: c.connections,
+    population: c.population,
+    direct,
+    limit,
+    sidecar,
+    goal: c.goal,
+    goalVs: c.goalVs,
+    note: c.note,
+  };
+  console.error(`#   ${summary(row)}`);
+  return row;
 }
 
-/** Runs `op` with `concurrency` workers for `durationSec`; returns ops/s and latency percentiles. */
-export async function loop(op: () => Promise<unknown>, durationSec: number, concurrency = 32): Promise<LoadResult> {
-  const lat: number[] = [];
-  let errors = 0;
-  const end = performance.now() + durationSec * 1000;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        try {
-          await op();
-        } catch {
-          errors++;
-        }
-        lat.push(performance.now() - t);
-      }
-    }),
-  );
-  lat.sort((a, b) => a - b);
-  const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0;
-  return { rps: lat.length / durationSec, p50Ms: pct(0.5), p99Ms: pct(0.99), errors };
+const fmtN = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "—" : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const fmtR = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "—" : n.toFixed(2));
+const value = (row: BenchRow, r: LoadResult | undefined) => (r ? r.rps * (row.per ?? 1) : undefined);
+
+function summary(row: BenchRow): string {
+  const c = value(row, row.sidecar);
+  const b = value(row, row.limit);
+  return `${row.name} c=${row.connections}: sidecar ${fmtN(c)} ${row.unit}${b !== undefined ? `, limit ${fmtN(b)}, ratio ${fmtR(c! / b)}` : ""}`;
 }
 
+function pad(cells: string[], widths: number[]): string {
+  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+}
+
+/** Prints one table per suite: sidecar ÷ limit first, then the three columns, latency and errors. */
 export function printRows(rows: BenchRow[]): void {
-  const byName = new Map(rows.map((r) => [`${r.suite}/${r.name}`, r]));
-  const fmt = (n: number | undefined, d = 1) => (n === undefined ? "" : n.toFixed(d));
-  console.log(["suite", "case", "value", "unit", "p50 ms", "p99 ms", "vs baseline", "ratio"].join("\t"));
-  for (const r of rows) {
-    const base = r.baseline ? byName.get(`${r.suite}/${r.baseline}`) : undefined;
-    const ratio = r.ratio ?? (base ? r.value / base.value : undefined);
-    console.log([r.suite, r.name, fmt(r.value), r.unit, fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), r.baseline ?? "", fmt(ratio, 2)].join("\t"));
+  const bySuite = new Map<string, BenchRow[]>();
+  for (const r of rows) bySuite.set(r.suite, [...(bySuite.get(r.suite) ?? []), r]);
+  for (const [suite, list] of bySuite) {
+    const head = ["case", "conns", "c÷b", "goal", "(a) direct", "(b) limit", "(c) sidecar", "unit", "b÷a", "p99 b ms", "p99 c ms", "errors a/b/c"];
+    const lines = list.map((r) => {
+      const [a, b, c] = [value(r, r.direct), value(r, r.limit), value(r, r.sidecar)];
+      const ref = r.goalVs ? list.find((x) => x.name === r.goalVs && x.connections === r.connections && x.population === r.population) : undefined;
+      const refValue = ref ? value(ref, ref.sidecar) : b;
+      const goal = r.goal === undefined ? "" : `${fmtR(c! / refValue!)}/${r.goal}${r.goalVs ? ` of ${r.goalVs}` : ""}`;
+      const errs = [r.direct, r.limit, r.sidecar].map((x) => (x ? String(x.errors) : "—")).join("/");
+      return [
+        r.name + (r.population ? ` [${r.population.toExponential(0).replace("+", "")}]` : ""),
+        String(r.connections ?? ""),
+        fmtR(c! / b!),
+        goal,
+        fmtN(a),
+        fmtN(b),
+        fmtN(c),
+        r.unit,
+        fmtR(b! / a!),
+        fmtN(r.limit?.p99Ms),
+        fmtN(r.sidecar?.p99Ms),
+        errs,
+      ];
+    });
+    const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+    console.log(`\n## ${suite}`);
+    console.log(pad(head, widths));
+    for (const l of lines) console.log(pad(l, widths));
+    for (const r of list) if (r.note) console.log(`  * ${r.name}: ${r.note}`);
   }
 }
