@@ -37,7 +37,8 @@ export interface BenchRow {
 
 export interface BenchSuite {
   name: string;
-  run(ctx: BenchContext): Promise<BenchRow[]>;
+  /** Rows of skipped cases (see `onlyCases`) are undefined. */
+  run(ctx: BenchContext): Promise<Array<BenchRow | undefined>>;
 }
 
 export interface Case {
@@ -58,13 +59,32 @@ export interface Case {
   note?: string;
 }
 
-/** Measures one case: direct (if given), then the limit server, then the sidecar, with the same load. */
-export async function measure(c: Case): Promise<BenchRow> {
+let only: RegExp | undefined;
+/** Restricts `measure` to cases whose name matches (`npm run bench -- storage --case 'GET 1KiB'`). */
+export function onlyCases(pattern: string | undefined) {
+  only = pattern ? new RegExp(pattern, "i") : undefined;
+}
+
+/** False for a case `onlyCases` excludes. */
+export const wanted = (name: string) => !only || only.test(name);
+
+/** The mean of two runs of the same load (errors added up). */
+function mean(x: LoadResult, y: LoadResult): LoadResult {
+  return { rps: (x.rps + y.rps) / 2, p50Ms: (x.p50Ms + y.p50Ms) / 2, p99Ms: (x.p99Ms + y.p99Ms) / 2, errors: x.errors + y.errors };
+}
+
+/**
+ * Measures one case: direct (if given), then limit and sidecar in the order limit, sidecar, sidecar, limit, so
+ * that a machine growing busier or quieter during the case weighs on both alike.
+ */
+export async function measure(c: Case): Promise<BenchRow | undefined> {
+  if (!wanted(c.name)) return undefined;
   const keys = c.load.keys ?? 1;
   const spec = { ...c.load, connections: c.connections, durationSec: c.durationSec };
   const direct = c.direct ? await runDirect({ ...c.direct, keys, concurrency: c.connections, durationSec: c.durationSec }) : undefined;
-  const limit = c.limitUrl ? await wrk({ ...spec, url: c.limitUrl }) : undefined;
-  const sidecar = await wrk({ ...spec, url: c.sidecarUrl });
+  const limit1 = c.limitUrl ? await wrk({ ...spec, url: c.limitUrl }) : undefined;
+  const sidecar = mean(await wrk({ ...spec, url: c.sidecarUrl }), await wrk({ ...spec, url: c.sidecarUrl }));
+  const limit = limit1 && mean(limit1, await wrk({ ...spec, url: c.limitUrl! }));
   const row: BenchRow = {
     suite: c.suite,
     name: c.name,

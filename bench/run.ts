@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { printRows, type BenchRow, type BenchSuite } from "./lib.js";
+import { onlyCases, printRows, type BenchRow, type BenchSuite } from "./lib.js";
 import { haveWrk } from "./load.js";
 
 const { values, positionals } = parseArgs({
@@ -16,6 +16,7 @@ const { values, positionals } = parseArgs({
     scale: { type: "boolean", default: false },
     population: { type: "string", default: "10000" },
     million: { type: "boolean", default: false },
+    case: { type: "string" },
   },
   allowPositionals: true,
 });
@@ -31,6 +32,7 @@ if (!(await haveWrk())) {
   }
 }
 
+onlyCases(values.case);
 const durationSec = Number(values.duration);
 const connections = values.scale ? [1, 32, 256] : values.connections.split(",").map(Number);
 const population = values.million ? 1_000_000 : Number(values.population);
@@ -48,7 +50,7 @@ for (const f of files) {
   const suite = (await import(new URL(f, dir).href)).default as BenchSuite;
   console.error(`# running ${suite.name} (${durationSec}s per column, connections ${connections.join("/")}, population ${population})`);
   try {
-    rows.push(...(await suite.run({ durationSec, connections, population })));
+    rows.push(...(await suite.run({ durationSec, connections, population })).filter((r): r is BenchRow => r !== undefined));
   } catch (err) {
     console.error(`# ${suite.name} failed: ${(err as Error).stack ?? err}`);
   }

@@ -18,7 +18,7 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-function waitFor(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
+function waitFor(child: ChildProcess, pattern: RegExp, label: string): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     let out = "";
     const onData = (d: Buffer) => {
@@ -28,9 +28,14 @@ function waitFor(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray>
         child.stderr?.off("data", onData);
         child.stdout?.off("data", onData);
         child.off("exit", onExit);
-        // Keep draining the pipes so a chatty child never blocks on a full one.
-        child.stderr?.resume();
-        child.stdout?.resume();
+        // Keep draining the pipes so a chatty child never blocks on a full one; if it dies, show how.
+        let tail = "";
+        const keep = (d: Buffer) => (tail = (tail + d).slice(-4000));
+        child.stdout?.on("data", keep);
+        child.stderr?.on("data", keep);
+        child.once("exit", (code, signal) => {
+          if (code !== 0 && signal !== "SIGTERM") process.stderr.write(`# ${label} exited (${code ?? signal}):\n${tail}\n`);
+        });
         resolve(m);
       }
     };
@@ -54,17 +59,20 @@ function stopper(child: ChildProcess) {
     });
 }
 
+/** With MIKCAR_BENCH_PROF=dir, servers write a CPU profile there when they stop (read it with bench/prof-top.ts). */
+const profArgs = () => (process.env.MIKCAR_BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.MIKCAR_BENCH_PROF}`] : []);
+
 const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url));
 
 /** The sidecar CLI on an ephemeral port plus a Unix socket, with the given service flags. */
 export async function startSidecarProcess(args: string[], env: Record<string, string> = {}): Promise<BenchServer> {
   const socket = join(mkdtempSync(join(tmpdir(), "mikcar-bench-")), "s.sock");
   // The compiled CLI (npm run bench builds it first), as it runs in production: no TypeScript loader in the way.
-  const child = spawn(process.execPath, [here("../dist/src/cli.js"), "--port", "0", "--socket", socket, ...args], {
+  const child = spawn(process.execPath, [...profArgs(), here("../dist/src/cli.js"), "--port", "0", "--socket", socket, ...args], {
     env: { ...process.env, ...env, LOG_LEVEL: "info" }, // the "listening" line is how we learn the port
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const m = await waitFor(child, /"event":"listening","address":"(\d[^"]*)"/);
+  const m = await waitFor(child, /"event":"listening","address":"(\d[^"]*)"/, "sidecar");
   return { url: `http://${m[1]}`, socket, pid: child.pid!, stop: stopper(child) };
 }
 
@@ -73,8 +81,8 @@ export async function startSidecarProcess(args: string[], env: Record<string, st
  * `listening <port>` once it serves; `nodeArgs` go to node itself (e.g. `--cpu-prof`).
  */
 export async function startBenchProcess(entry: string, args: string[] = [], nodeArgs: string[] = []): Promise<BenchServer> {
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", here(entry), ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  const m = await waitFor(child, /listening (\d+)/);
+  const child = spawn(process.execPath, [...profArgs(), ...nodeArgs, "--import", "tsx", here(entry), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const m = await waitFor(child, /listening (\d+)/, entry.replace(/^.*\//, "").replace(/\.ts$/, ""));
   return { url: `http://127.0.0.1:${m[1]}`, socket: "", pid: child.pid!, stop: stopper(child) };
 }
 

@@ -65,6 +65,8 @@ function send(res: http.ServerResponse, r: Reply) {
 /** The request handler for a set of routes (first match by method and path prefix). */
 export function handler(routes: LimitRoute[]): http.RequestListener {
   return (req, res) => {
+    // A client that goes away mid-request (wrk stopping) errors the request stream; whoever reads it sees that.
+    req.on("error", () => {});
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);

@@ -39,7 +39,7 @@ async function redisUp(): Promise<boolean> {
 const suite: BenchSuite = {
   name: "kv",
   async run({ durationSec, connections, population }) {
-    const rows: BenchRow[] = [];
+    const rows: Array<BenchRow | undefined> = [];
     const work = mkdtempSync(join(tmpdir(), "mikcar-bench-kv-"));
     const id = `mikcar-bench-${randomBytes(3).toString("hex")}:`;
     const backends: Array<{ name: string; limit: string; sidecar: string }> = [
