@@ -125,7 +125,7 @@ export function printRows(rows: BenchRow[]): void {
     const head = ["case", "conns", "c÷b", "goal", "(a) direct", "(b) limit", "(c) sidecar", "unit", "b÷a", "p99 b ms", "p99 c ms", "errors a/b/c"];
     const lines = list.map((r) => {
       const [a, b, c] = [value(r, r.direct), value(r, r.limit), value(r, r.sidecar)];
-      const ref = r.goalVs ? list.find((x) => x.name === r.goalVs && x.connections === r.connections && x.population === r.population) : undefined;
+      const ref = r.goalVs ? list.find((x) => x.name === r.goalVs && x.connections === r.connections && (x.population === undefined || x.population === r.population)) : undefined;
       const refValue = ref ? value(ref, ref.sidecar) : b;
       const goal = r.goal === undefined ? "" : `${fmtR(c! / refValue!)}/${r.goal}${r.goalVs ? ` of ${r.goalVs}` : ""}`;
       const errs = [r.direct, r.limit, r.sidecar].map((x) => (x ? String(x.errors) : "—")).join("/");

@@ -14,6 +14,7 @@ export interface Step {
   method: "GET" | "POST" | "PUT" | "DELETE";
   /** Path and query; `{i}` becomes the key number. */
   path: string;
+  /** `{i}` in a string body becomes the key number too (wrk then sets Content-Length itself). */
   body?: string | Buffer;
   headers?: Record<string, string>;
 }
@@ -44,18 +45,20 @@ const lua = (s: string) => JSON.stringify(s); // a JSON string literal is a vali
 function script(spec: LoadSpec, dir: string): string {
   const steps = spec.steps.map((s, n) => {
     let bodyExpr = "nil";
-    if (s.body !== undefined) {
+    const keyedBody = typeof s.body === "string" && s.body.includes("{i}");
+    if (keyedBody) {
+      bodyExpr = lua(s.body as string);
+    } else if (s.body !== undefined) {
       const file = join(dir, `body${n}`);
       writeFileSync(file, s.body);
       bodyExpr = `readfile(${lua(file)})`;
     }
     const headers = { ...(s.headers ?? {}) };
-    if (s.body !== undefined) headers["Content-Length"] ??= String(Buffer.byteLength(s.body));
+    if (s.body !== undefined && !keyedBody) headers["Content-Length"] ??= String(Buffer.byteLength(s.body));
     const h = Object.entries(headers)
       .map(([k, v]) => `[${lua(k)}]=${lua(v)}`)
       .join(",");
-    const fmt = s.path.replaceAll("%", "%%").replaceAll("{i}", "%d");
-    return `{ m=${lua(s.method)}, fmt=${lua(fmt)}, keyed=${s.path.includes("{i}")}, h={${h}}, body=${bodyExpr} }`;
+    return `{ m=${lua(s.method)}, path=${lua(s.path)}, keyed=${s.path.includes("{i}")}, keyedBody=${keyedBody}, h={${h}}, body=${bodyExpr} }`;
   });
   return `
 local function readfile(p) local f = assert(io.open(p, "rb")); local s = f:read("*a"); f:close(); return s end
@@ -70,9 +73,11 @@ function request()
   local s = steps[(n % nsteps) + 1]
   local i = math.floor(n / nsteps) % N
   n = n + 1
-  local path = s.fmt
-  if s.keyed then path = string.format(s.fmt, i) end
-  return wrk.format(s.m, path, s.h, s.body)
+  local path = s.path
+  if s.keyed then path = string.gsub(path, "{i}", tostring(i)) end
+  local body = s.body
+  if s.keyedBody then body = string.gsub(body, "{i}", tostring(i)) end
+  return wrk.format(s.m, path, s.h, body)
 end
 ${
   spec.reject === undefined

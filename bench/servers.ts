@@ -50,7 +50,8 @@ function stopper(child: ChildProcess) {
   return () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const force = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      // The sidecar drains for up to 10 s on SIGTERM; past that it is stuck.
+      const force = setTimeout(() => child.kill("SIGKILL"), 12_000);
       child.once("exit", () => {
         clearTimeout(force);
         resolve();

@@ -34,7 +34,7 @@ function request(url: string, method: string, body?: AsyncIterable<Buffer>): Pro
 }
 
 async function put(url: string, body: Buffer) {
-  const res = await fetch(url, { method: "PUT", body });
+  const res = await fetch(url, { method: "PUT", body: new Uint8Array(body) });
   if (res.status !== 201) throw new Error(`PUT ${url}: ${res.status} ${await res.text()}`);
 }
 
