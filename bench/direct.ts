@@ -29,7 +29,7 @@ export async function loop(op: (i: number) => Promise<unknown>, durationSec: num
   const secs = (performance.now() - start) / 1000;
   lat.sort((a, b) => a - b);
   const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0;
-  return { rps: lat.length / secs, p50Ms: pct(0.5), p99Ms: pct(0.99), errors };
+  return { rps: lat.length / secs, ops: lat.length, p50Ms: pct(0.5), p99Ms: pct(0.99), errors };
 }
 
 const spec = JSON.parse(process.argv[2]!) as DirectSpec;

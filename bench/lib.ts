@@ -3,10 +3,12 @@
  * client alone, (b) the limit — a bare `node:http` server doing that same work per request (bench/limits/), and
  * (c) the sidecar. (b) and (c) each run in their own process and get the same load from `wrk` in a third, with
  * the same connections, bytes and durability. The ratio that counts is c ÷ b; absolute figures on a shared
- * 2-core machine say little.
+ * 2-core machine say little. Beside throughput, each server's CPU time per operation is read from /proc: when
+ * other work competes for the cores, b÷c of CPU per operation is the steadier estimate of what c÷b would be
+ * on a quiet machine.
  */
 import { wrk, type LoadResult, type LoadSpec } from "./load.js";
-import { runDirect, type DirectSpec } from "./servers.js";
+import { cpuSeconds, runDirect, type BenchServer, type DirectSpec } from "./servers.js";
 
 export interface BenchContext {
   durationSec: number;
@@ -51,8 +53,8 @@ export interface Case {
   durationSec: number;
   /** The load, without url, connections or duration. */
   load: Omit<LoadSpec, "url" | "connections" | "durationSec">;
-  limitUrl?: string;
-  sidecarUrl: string;
+  limit?: BenchServer;
+  sidecar: BenchServer;
   direct?: Omit<DirectSpec, "concurrency" | "durationSec" | "keys">;
   goal?: number;
   goalVs?: string;
@@ -65,12 +67,15 @@ export function onlyCases(pattern: string | undefined) {
   only = pattern ? new RegExp(pattern, "i") : undefined;
 }
 
+const warmed = new WeakSet<BenchServer>();
+
 /** False for a case `onlyCases` excludes. */
 export const wanted = (name: string) => !only || only.test(name);
 
 /** The mean of two runs of the same load (errors added up). */
 function mean(x: LoadResult, y: LoadResult): LoadResult {
-  return { rps: (x.rps + y.rps) / 2, p50Ms: (x.p50Ms + y.p50Ms) / 2, p99Ms: (x.p99Ms + y.p99Ms) / 2, errors: x.errors + y.errors };
+  const avg = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : (a + b) / 2);
+  return { rps: (x.rps + y.rps) / 2, ops: x.ops + y.ops, p50Ms: (x.p50Ms + y.p50Ms) / 2, p99Ms: (x.p99Ms + y.p99Ms) / 2, errors: x.errors + y.errors, cpuUs: avg(x.cpuUs, y.cpuUs) };
 }
 
 /**
@@ -82,9 +87,22 @@ export async function measure(c: Case): Promise<BenchRow | undefined> {
   const keys = c.load.keys ?? 1;
   const spec = { ...c.load, connections: c.connections, durationSec: c.durationSec };
   const direct = c.direct ? await runDirect({ ...c.direct, keys, concurrency: c.connections, durationSec: c.durationSec }) : undefined;
-  const limit1 = c.limitUrl ? await wrk({ ...spec, url: c.limitUrl }) : undefined;
-  const sidecar = mean(await wrk({ ...spec, url: c.sidecarUrl }), await wrk({ ...spec, url: c.sidecarUrl }));
-  const limit = limit1 && mean(limit1, await wrk({ ...spec, url: c.limitUrl! }));
+  // CPU time the server process used per operation: on a busy machine a steadier measure than throughput.
+  const run = async (server: BenchServer) => {
+    const before = cpuSeconds(server.pid);
+    const r = await wrk({ ...spec, url: server.url });
+    const used = cpuSeconds(server.pid) - before;
+    return { ...r, cpuUs: r.ops > 0 ? (used * 1e6) / r.ops : NaN };
+  };
+  // A fresh process compiles its hot paths during its first second of load: keep that out of the figures.
+  for (const server of [c.limit, c.sidecar]) {
+    if (!server || warmed.has(server)) continue;
+    warmed.add(server);
+    await wrk({ ...spec, durationSec: 1, url: server.url });
+  }
+  const limit1 = c.limit ? await run(c.limit) : undefined;
+  const sidecar = mean(await run(c.sidecar), await run(c.sidecar));
+  const limit = limit1 && mean(limit1, await run(c.limit!));
   const row: BenchRow = {
     suite: c.suite,
     name: c.name,
@@ -122,7 +140,7 @@ export function printRows(rows: BenchRow[]): void {
   const bySuite = new Map<string, BenchRow[]>();
   for (const r of rows) bySuite.set(r.suite, [...(bySuite.get(r.suite) ?? []), r]);
   for (const [suite, list] of bySuite) {
-    const head = ["case", "conns", "c÷b", "goal", "(a) direct", "(b) limit", "(c) sidecar", "unit", "b÷a", "p99 b ms", "p99 c ms", "errors a/b/c"];
+    const head = ["case", "conns", "c÷b", "goal", "(a) direct", "(b) limit", "(c) sidecar", "unit", "b÷a", "cpu µs/op b", "c", "b÷c", "p99 b ms", "p99 c ms", "errors a/b/c"];
     const lines = list.map((r) => {
       const [a, b, c] = [value(r, r.direct), value(r, r.limit), value(r, r.sidecar)];
       const ref = r.goalVs ? list.find((x) => x.name === r.goalVs && x.connections === r.connections && (x.population === undefined || x.population === r.population)) : undefined;
@@ -139,6 +157,9 @@ export function printRows(rows: BenchRow[]): void {
         fmtN(c),
         r.unit,
         fmtR(b! / a!),
+        fmtN(r.limit?.cpuUs),
+        fmtN(r.sidecar?.cpuUs),
+        fmtR(r.limit?.cpuUs! / r.sidecar?.cpuUs!),
         fmtN(r.limit?.p99Ms),
         fmtN(r.sidecar?.p99Ms),
         errs,

@@ -34,6 +34,10 @@ export interface LoadSpec {
 export interface LoadResult {
   /** Completed cycles per second (requests per second divided by the number of steps). */
   rps: number;
+  /** Completed cycles. */
+  ops: number;
+  /** CPU time of the server process per cycle, µs (filled in by `measure`). */
+  cpuUs?: number;
   p50Ms: number;
   p99Ms: number;
   /** Failed requests: socket errors, timeouts, HTTP status >= 400, and responses matching `reject`. */
@@ -115,6 +119,7 @@ export async function wrk(spec: LoadSpec): Promise<LoadResult> {
     const ok = Math.max(0, r.requests - r.status - r.bad);
     return {
       rps: ok / spec.steps.length / (r.us / 1e6),
+      ops: ok / spec.steps.length,
       p50Ms: r.p50 / 1000,
       p99Ms: r.p99 / 1000,
       errors: r.socket + r.status + r.timeout + r.bad,

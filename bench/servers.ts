@@ -4,7 +4,7 @@
  * Vault) and the direct-client loop of bench/direct.ts.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -107,6 +107,18 @@ export function runDirect(spec: DirectSpec): Promise<LoadResult> {
       resolve(JSON.parse(stdout.trim().split("\n").at(-1)!) as LoadResult);
     });
   });
+}
+
+/** User + system CPU time a process has used so far, in seconds (/proc/<pid>/stat, clock ticks of 10 ms). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Resets a process's peak RSS (VmHWM) to its current RSS (Linux: `5` into /proc/<pid>/clear_refs). */
+export function resetPeak(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, "5");
 }
 
 /** Resident memory of a process, current (VmRSS) or peak (VmHWM), in MiB. */

@@ -55,7 +55,7 @@ const suite: BenchSuite = {
           await seed(limit, population);
           await seed(side, population);
           const keys = population;
-          const common = { suite: "kv", durationSec, population, limitUrl: limit.url, sidecarUrl: side.url };
+          const common = { suite: "kv", durationSec, population, limit: limit, sidecar: side };
           const goal = b.name === "memory" ? undefined : 0.8;
           for (const conns of connections) {
             const at = { ...common, connections: conns };
@@ -82,8 +82,8 @@ const suite: BenchSuite = {
               connections: connections.includes(32) ? 32 : connections[0]!,
               name: `keys page of 100 ${b.name}`,
               load: { steps: [{ method: "GET", path: "/kv/keys/bench:5*?limit=100" }] },
-              sidecarUrl: side.url,
-              limitUrl: undefined,
+              sidecar: side,
+              limit: undefined,
               note: b.name === "keys page of 100 memory" ? undefined : undefined,
             }),
           );

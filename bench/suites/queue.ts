@@ -88,8 +88,8 @@ const suite: BenchSuite = {
             unit: "round trips/s",
             connections: conns,
             durationSec,
-            limitUrl: kvLimit.url,
-            sidecarUrl: kvSide.url,
+            limit: kvLimit,
+            sidecar: kvSide,
             load: { keys: QUEUES, steps: [{ method: "POST", path: "/kv/set/bench{i}", body }, { method: "GET", path: "/kv/get/bench{i}" }] },
           }),
         );
@@ -114,8 +114,8 @@ const suite: BenchSuite = {
               connections: conns,
               population,
               durationSec,
-              limitUrl: limit.url,
-              sidecarUrl: side.url,
+              limit: limit,
+              sidecar: side,
               goal: 0.8,
               goalVs: b.name === "memory" ? "kv SET+GET memory" : undefined,
               // Each pop follows a push to the same queue, so a pop never waits for long; an empty one is an error.

@@ -33,9 +33,9 @@ const suite: BenchSuite = {
       const load = { steps: [{ method: "GET" as const, path: "/secrets/secret/bench/key" }] };
       for (const conns of connections) {
         const at = { suite: "secrets", connections: conns, durationSec, load };
-        rows.push(await measure({ ...at, name: "get memory", limitUrl: memLimit.url, sidecarUrl: mem.url, direct: { service: "secrets", backend: "memory://", op: "get" } }));
-        rows.push(await measure({ ...at, name: "get vault", limitUrl: vaultLimit.url, sidecarUrl: plain.url, direct: { service: "secrets", backend: vaultUrl, op: "get" } }));
-        rows.push(await measure({ ...at, name: "get vault cached", limitUrl: memLimit.url, sidecarUrl: cached.url, goal: 0.9, goalVs: "get memory" }));
+        rows.push(await measure({ ...at, name: "get memory", limit: memLimit, sidecar: mem, direct: { service: "secrets", backend: "memory://", op: "get" } }));
+        rows.push(await measure({ ...at, name: "get vault", limit: vaultLimit, sidecar: plain, direct: { service: "secrets", backend: vaultUrl, op: "get" } }));
+        rows.push(await measure({ ...at, name: "get vault cached", limit: memLimit, sidecar: cached, goal: 0.9, goalVs: "get memory" }));
       }
     } finally {
       for (const s of started) await s.stop();

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { measure, wanted, type BenchRow, type BenchSuite } from "../lib.js";
 import type { LoadResult } from "../load.js";
-import { rssMiB, startBenchProcess, startSidecarProcess, type BenchServer } from "../servers.js";
+import { resetPeak, rssMiB, startBenchProcess, startSidecarProcess, type BenchServer } from "../servers.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -48,7 +48,7 @@ async function huge(server: BenchServer): Promise<LoadResult> {
   await request(`${server.url}/storage/object/huge/one`, "PUT", gib());
   const got = await request(`${server.url}/storage/object/huge/one`, "GET");
   const secs = (performance.now() - t0) / 1000;
-  return { rps: got === 1024 * MiB ? 2 / secs : 0, p50Ms: NaN, p99Ms: NaN, errors: got === 1024 * MiB ? 0 : 1 };
+  return { rps: got === 1024 * MiB ? 2 / secs : 0, ops: 2, p50Ms: NaN, p99Ms: NaN, errors: got === 1024 * MiB ? 0 : 1 };
 }
 
 /** `n` 1 KiB objects b/p0 … written straight to disk, so they are present without costing an upload each. */
@@ -68,7 +68,7 @@ const suite: BenchSuite = {
     populate(limitRoot, population);
     const side = await startSidecarProcess(["--storage", "--storage-url", `file://${sideRoot}`]);
     const limit = await startBenchProcess("./limits/storage.ts", [`file://${limitRoot}`]);
-    const common = { suite: "storage", durationSec, population, limitUrl: limit.url, sidecarUrl: side.url, unit: "MB/s" };
+    const common = { suite: "storage", durationSec, population, limit: limit, sidecar: side, unit: "MB/s" };
     try {
       const kib = Buffer.alloc(KiB, 0x5a);
       const big = Buffer.alloc(8 * MiB, 0x5a);
@@ -90,6 +90,9 @@ const suite: BenchSuite = {
 
       if (!wanted("1 GiB PUT+GET streamed")) return rows;
       const idle = { sidecar: rssMiB(side.pid, "VmRSS"), limit: rssMiB(limit.pid, "VmRSS") };
+      // Peak RSS from here on only (the 8 MiB rows above had up to 4 × 8 MiB in flight).
+      resetPeak(side.pid);
+      resetPeak(limit.pid);
       const limitHuge = await huge(limit);
       const sideHuge = await huge(side);
       const peak = { sidecar: rssMiB(side.pid, "VmHWM"), limit: rssMiB(limit.pid, "VmHWM") };
