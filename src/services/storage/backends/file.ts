@@ -257,17 +257,32 @@ export class FileStorage implements StorageBackend {
   async list(q: ListQuery) {
     const found: Array<{ path: string; st: Stats }> = [];
     if (q.prefix === "" || (await this.parents(q.prefix, false, true)) === "ok") {
-      for await (const item of this.walk(q.prefix === "" ? "" : q.prefix + "/", q.after)) {
-        found.push(item);
-        if (found.length > q.limit) break;
+      const walker = this.walk(q.prefix === "" ? "" : q.prefix + "/", q.after);
+      // Candidates are stat'ed a batch at a time, in parallel; one that vanished meanwhile is skipped.
+      for (let done = false; !done && found.length <= q.limit; ) {
+        const batch: string[] = [];
+        while (batch.length < q.limit + 1 - found.length) {
+          const next = await walker.next();
+          if (next.done) {
+            done = true;
+            break;
+          }
+          batch.push(next.value);
+        }
+        const stats = await Promise.all(batch.map((p) => fs.lstat(this.abs(p)).catch(() => undefined)));
+        batch.forEach((path, i) => {
+          const st = stats[i];
+          if (st?.isFile()) found.push({ path, st });
+        });
       }
+      await walker.return(undefined);
     }
     const page = found.slice(0, q.limit);
     return { objects: await Promise.all(page.map((f) => this.metaOf(f.path, f.st))), more: found.length > q.limit };
   }
 
-  /** Regular files under `dir` (a "" or "a/b/" path) in UTF-8 byte order, skipping subtrees wholly <= `after`. */
-  private async *walk(dir: string, after?: string): AsyncGenerator<{ path: string; st: Stats }> {
+  /** Paths of files under `dir` (a "" or "a/b/" path) in UTF-8 byte order, skipping subtrees wholly <= `after`. */
+  private async *walk(dir: string, after?: string): AsyncGenerator<string> {
     const entries = await fs.readdir(this.abs(dir), { withFileTypes: true }).catch(() => []);
     const items = entries
       .filter((e) => (e.isFile() || e.isDirectory()) && !(dir === "" && e.name === RESERVED_PREFIX))
@@ -275,12 +290,8 @@ export class FileStorage implements StorageBackend {
       .sort((a, b) => comparePaths(a.key, b.key));
     for (const item of items) {
       if (after !== undefined && comparePaths(item.key, after) <= 0 && !(item.dir && after.startsWith(item.key))) continue;
-      if (item.dir) {
-        yield* this.walk(item.key, after);
-        continue;
-      }
-      const st = await fs.lstat(this.abs(item.key)).catch(() => undefined);
-      if (st?.isFile()) yield { path: item.key, st };
+      if (item.dir) yield* this.walk(item.key, after);
+      else yield item.key;
     }
   }
 
