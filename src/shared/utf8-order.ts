@@ -20,3 +20,15 @@ export function compareUtf8(a: string, b: string): number {
   }
   return a.length - b.length;
 }
+
+const NEEDS_CARE = /[\ud800-\uffff]/;
+const plain = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Sorts `items` in place by the UTF-8 order of `key(item)`. When no key has a code unit from U+D800 up (nearly
+ * always), UTF-16 order is the same and the engine's own string comparison does the work.
+ */
+export function sortByUtf8<T>(items: T[], key: (item: T) => string): T[] {
+  const cmp = items.some((i) => NEEDS_CARE.test(key(i))) ? compareUtf8 : plain;
+  return items.sort((x, y) => cmp(key(x), key(y)));
+}

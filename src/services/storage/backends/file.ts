@@ -10,6 +10,7 @@ import * as fs from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { sidecarError } from "../../../errors.js";
 import { comparePaths, EtagHasher, type ListQuery, type ObjectMeta, type ObjectReader, type StorageBackend, type WriteOptions } from "../backend.js";
+import { sortByUtf8 } from "../../../shared/utf8-order.js";
 import { RESERVED_PREFIX } from "../paths.js";
 import { FileMeta } from "./file-meta.js";
 
@@ -286,8 +287,8 @@ export class FileStorage implements StorageBackend {
     const entries = await fs.readdir(this.abs(dir), { withFileTypes: true }).catch(() => []);
     const items = entries
       .filter((e) => (e.isFile() || e.isDirectory()) && !(dir === "" && e.name === RESERVED_PREFIX))
-      .map((e) => ({ key: dir + e.name + (e.isDirectory() ? "/" : ""), dir: e.isDirectory() }))
-      .sort((a, b) => comparePaths(a.key, b.key));
+      .map((e) => ({ key: dir + e.name + (e.isDirectory() ? "/" : ""), dir: e.isDirectory() }));
+    sortByUtf8(items, (i) => i.key);
     for (const item of items) {
       if (after !== undefined && comparePaths(item.key, after) <= 0 && !(item.dir && after.startsWith(item.key))) continue;
       if (item.dir) yield* this.walk(item.key, after);
