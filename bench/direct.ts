@@ -7,7 +7,12 @@ import type { OpenLimit } from "./limits/serve.js";
 import type { DirectSpec } from "./servers.js";
 
 /** Runs `op` from `concurrency` loops for `durationSec`; ops/s and latency percentiles in ms. */
-export async function loop(op: (i: number) => Promise<unknown>, durationSec: number, concurrency: number, keys: number): Promise<LoadResult> {
+export async function loop(
+  op: (i: number) => Promise<unknown>,
+  durationSec: number,
+  concurrency: number,
+  keys: number,
+): Promise<LoadResult> {
   const lat: number[] = [];
   let errors = 0;
   let n = 0;

@@ -74,8 +74,16 @@ export const wanted = (name: string) => !only || only.test(name);
 
 /** The mean of two runs of the same load (errors added up). */
 function mean(x: LoadResult, y: LoadResult): LoadResult {
-  const avg = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : (a + b) / 2);
-  return { rps: (x.rps + y.rps) / 2, ops: x.ops + y.ops, p50Ms: (x.p50Ms + y.p50Ms) / 2, p99Ms: (x.p99Ms + y.p99Ms) / 2, errors: x.errors + y.errors, cpuUs: avg(x.cpuUs, y.cpuUs) };
+  const avg = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? undefined : (a + b) / 2;
+  return {
+    rps: (x.rps + y.rps) / 2,
+    ops: x.ops + y.ops,
+    p50Ms: (x.p50Ms + y.p50Ms) / 2,
+    p99Ms: (x.p99Ms + y.p99Ms) / 2,
+    errors: x.errors + y.errors,
+    cpuUs: avg(x.cpuUs, y.cpuUs),
+  };
 }
 
 /**
@@ -86,7 +94,9 @@ export async function measure(c: Case): Promise<BenchRow | undefined> {
   if (!wanted(c.name)) return undefined;
   const keys = c.load.keys ?? 1;
   const spec = { ...c.load, connections: c.connections, durationSec: c.durationSec };
-  const direct = c.direct ? await runDirect({ ...c.direct, keys, concurrency: c.connections, durationSec: c.durationSec }) : undefined;
+  const direct = c.direct
+    ? await runDirect({ ...c.direct, keys, concurrency: c.connections, durationSec: c.durationSec })
+    : undefined;
   // CPU time the server process used per operation: on a busy machine a steadier measure than throughput.
   const run = async (server: BenchServer) => {
     const before = cpuSeconds(server.pid);
@@ -121,7 +131,8 @@ export async function measure(c: Case): Promise<BenchRow | undefined> {
   return row;
 }
 
-const fmtN = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "—" : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const fmtN = (n: number | undefined) =>
+  n === undefined || !Number.isFinite(n) ? "—" : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
 const fmtR = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "—" : n.toFixed(2));
 const value = (row: BenchRow, r: LoadResult | undefined) => (r ? r.rps * (row.per ?? 1) : undefined);
 
@@ -140,10 +151,33 @@ export function printRows(rows: BenchRow[]): void {
   const bySuite = new Map<string, BenchRow[]>();
   for (const r of rows) bySuite.set(r.suite, [...(bySuite.get(r.suite) ?? []), r]);
   for (const [suite, list] of bySuite) {
-    const head = ["case", "conns", "c÷b", "goal", "(a) direct", "(b) limit", "(c) sidecar", "unit", "b÷a", "cpu µs/op b", "c", "b÷c", "p99 b ms", "p99 c ms", "errors a/b/c"];
+    const head = [
+      "case",
+      "conns",
+      "c÷b",
+      "goal",
+      "(a) direct",
+      "(b) limit",
+      "(c) sidecar",
+      "unit",
+      "b÷a",
+      "cpu µs/op b",
+      "c",
+      "b÷c",
+      "p99 b ms",
+      "p99 c ms",
+      "errors a/b/c",
+    ];
     const lines = list.map((r) => {
       const [a, b, c] = [value(r, r.direct), value(r, r.limit), value(r, r.sidecar)];
-      const ref = r.goalVs ? list.find((x) => x.name === r.goalVs && x.connections === r.connections && (x.population === undefined || x.population === r.population)) : undefined;
+      const ref = r.goalVs
+        ? list.find(
+            (x) =>
+              x.name === r.goalVs &&
+              x.connections === r.connections &&
+              (x.population === undefined || x.population === r.population),
+          )
+        : undefined;
       const refValue = ref ? value(ref, ref.sidecar) : b;
       const goal = r.goal === undefined ? "" : `${fmtR(c! / refValue!)}/${r.goal}${r.goalVs ? ` of ${r.goalVs}` : ""}`;
       const errs = [r.direct, r.limit, r.sidecar].map((x) => (x ? String(x.errors) : "—")).join("/");
@@ -159,7 +193,7 @@ export function printRows(rows: BenchRow[]): void {
         fmtR(b! / a!),
         fmtN(r.limit?.cpuUs),
         fmtN(r.sidecar?.cpuUs),
-        fmtR(r.limit?.cpuUs! / r.sidecar?.cpuUs!),
+        fmtR((r.limit?.cpuUs ?? NaN) / (r.sidecar?.cpuUs ?? NaN)),
         fmtN(r.limit?.p99Ms),
         fmtN(r.sidecar?.p99Ms),
         errs,

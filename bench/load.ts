@@ -108,13 +108,33 @@ export async function wrk(spec: LoadSpec): Promise<LoadResult> {
   try {
     const file = join(dir, "load.lua");
     writeFileSync(file, script(spec, dir));
-    const args = ["-t1", `-c${spec.connections}`, `-d${Math.max(1, Math.round(spec.durationSec))}s`, "--timeout", "30s", "-s", file, spec.url];
+    const args = [
+      "-t1",
+      `-c${spec.connections}`,
+      `-d${Math.max(1, Math.round(spec.durationSec))}s`,
+      "--timeout",
+      "30s",
+      "-s",
+      file,
+      spec.url,
+    ];
     const out = await new Promise<string>((resolve, reject) =>
-      execFile("wrk", args, { maxBuffer: 1 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`wrk failed: ${err.message} ${stderr}`)) : resolve(stdout))),
+      execFile("wrk", args, { maxBuffer: 1 << 20 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`wrk failed: ${err.message} ${stderr}`)) : resolve(stdout),
+      ),
     );
     const m = /RESULT (\{.*\})/.exec(out);
     if (!m) throw new Error(`wrk printed no result: ${out}`);
-    const r = JSON.parse(m[1]!) as { requests: number; us: number; socket: number; status: number; timeout: number; bad: number; p50: number; p99: number };
+    const r = JSON.parse(m[1]!) as {
+      requests: number;
+      us: number;
+      socket: number;
+      status: number;
+      timeout: number;
+      bad: number;
+      p50: number;
+      p99: number;
+    };
     // `requests` counts every response, refused ones (status >= 400, `reject`) included: count only good ones.
     const ok = Math.max(0, r.requests - r.status - r.bad);
     return {
@@ -131,5 +151,7 @@ export async function wrk(spec: LoadSpec): Promise<LoadResult> {
 
 /** True when wrk is on PATH (npm run bench installs it if it can). */
 export function haveWrk(): Promise<boolean> {
-  return new Promise((resolve) => execFile("wrk", ["-v"], (err, stdout, stderr) => resolve(/wrk/.test(stdout + stderr) || !err)));
+  return new Promise((resolve) =>
+    execFile("wrk", ["-v"], (err, stdout, stderr) => resolve(/wrk/.test(stdout + stderr) || !err)),
+  );
 }

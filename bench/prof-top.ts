@@ -9,7 +9,11 @@ interface Node {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
 }
-const prof = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+const prof = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as {
+  nodes: Node[];
+  samples: number[];
+  timeDeltas: number[];
+};
 const top = Number(process.argv[3] ?? 25);
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const self = new Map<string, number>();

@@ -37,7 +37,9 @@ const durationSec = Number(values.duration);
 const connections = values.scale ? [1, 32, 256] : values.connections.split(",").map(Number);
 const population = values.million ? 1_000_000 : Number(values.population);
 const dir = new URL("./suites/", import.meta.url);
-const files = readdirSync(dir).filter((f) => f.endsWith(".ts")).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith(".ts"))
+  .sort();
 const known = files.map((f) => f.replace(/\.ts$/, ""));
 const unknown = positionals.filter((p) => !known.includes(p));
 if (unknown.length > 0) {
@@ -48,9 +50,13 @@ const rows: BenchRow[] = [];
 for (const f of files) {
   if (positionals.length > 0 && !positionals.includes(f.replace(/\.ts$/, ""))) continue;
   const suite = (await import(new URL(f, dir).href)).default as BenchSuite;
-  console.error(`# running ${suite.name} (${durationSec}s per column, connections ${connections.join("/")}, population ${population})`);
+  console.error(
+    `# running ${suite.name} (${durationSec}s per column, connections ${connections.join("/")}, population ${population})`,
+  );
   try {
-    rows.push(...(await suite.run({ durationSec, connections, population })).filter((r): r is BenchRow => r !== undefined));
+    rows.push(
+      ...(await suite.run({ durationSec, connections, population })).filter((r): r is BenchRow => r !== undefined),
+    );
   } catch (err) {
     console.error(`# ${suite.name} failed: ${(err as Error).stack ?? err}`);
   }

@@ -34,7 +34,8 @@ function waitFor(child: ChildProcess, pattern: RegExp, label: string): Promise<R
         child.stdout?.on("data", keep);
         child.stderr?.on("data", keep);
         child.once("exit", (code, signal) => {
-          if (code !== 0 && signal !== "SIGTERM") process.stderr.write(`# ${label} exited (${code ?? signal}):\n${tail}\n`);
+          if (code !== 0 && signal !== "SIGTERM")
+            process.stderr.write(`# ${label} exited (${code ?? signal}):\n${tail}\n`);
         });
         resolve(m);
       }
@@ -61,7 +62,8 @@ function stopper(child: ChildProcess) {
 }
 
 /** With MIKCAR_BENCH_PROF=dir, servers write a CPU profile there when they stop (read it with bench/prof-top.ts). */
-const profArgs = () => (process.env.MIKCAR_BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.MIKCAR_BENCH_PROF}`] : []);
+const profArgs = () =>
+  process.env.MIKCAR_BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.MIKCAR_BENCH_PROF}`] : [];
 
 const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url));
 
@@ -69,10 +71,14 @@ const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url));
 export async function startSidecarProcess(args: string[], env: Record<string, string> = {}): Promise<BenchServer> {
   const socket = join(mkdtempSync(join(tmpdir(), "mikcar-bench-")), "s.sock");
   // The compiled CLI (npm run bench builds it first), as it runs in production: no TypeScript loader in the way.
-  const child = spawn(process.execPath, [...profArgs(), here("../dist/src/cli.js"), "--port", "0", "--socket", socket, ...args], {
-    env: { ...process.env, ...env, LOG_LEVEL: "info" }, // the "listening" line is how we learn the port
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [...profArgs(), here("../dist/src/cli.js"), "--port", "0", "--socket", socket, ...args],
+    {
+      env: { ...process.env, ...env, LOG_LEVEL: "info" }, // the "listening" line is how we learn the port
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const m = await waitFor(child, /"event":"listening","address":"(\d[^"]*)"/, "sidecar");
   return { url: `http://${m[1]}`, socket, pid: child.pid!, stop: stopper(child) };
 }
@@ -81,8 +87,14 @@ export async function startSidecarProcess(args: string[], env: Record<string, st
  * A TypeScript entry point of bench/ (a limit server, a stand-in backend) in its own process. It must print
  * `listening <port>` once it serves; `nodeArgs` go to node itself (e.g. `--cpu-prof`).
  */
-export async function startBenchProcess(entry: string, args: string[] = [], nodeArgs: string[] = []): Promise<BenchServer> {
-  const child = spawn(process.execPath, [...profArgs(), ...nodeArgs, "--import", "tsx", here(entry), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+export async function startBenchProcess(
+  entry: string,
+  args: string[] = [],
+  nodeArgs: string[] = [],
+): Promise<BenchServer> {
+  const child = spawn(process.execPath, [...profArgs(), ...nodeArgs, "--import", "tsx", here(entry), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const m = await waitFor(child, /listening (\d+)/, entry.replace(/^.*\//, "").replace(/\.ts$/, ""));
   return { url: `http://127.0.0.1:${m[1]}`, socket: "", pid: child.pid!, stop: stopper(child) };
 }
@@ -102,10 +114,16 @@ export interface DirectSpec {
 /** Column (a): the backend work alone, no HTTP, driven by bench/direct.ts in its own process. */
 export function runDirect(spec: DirectSpec): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ["--import", "tsx", here("./direct.ts"), JSON.stringify(spec)], { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`direct ${spec.service}/${spec.op} failed: ${stderr.slice(-1000) || err.message}`));
-      resolve(JSON.parse(stdout.trim().split("\n").at(-1)!) as LoadResult);
-    });
+    execFile(
+      process.execPath,
+      ["--import", "tsx", here("./direct.ts"), JSON.stringify(spec)],
+      { maxBuffer: 1 << 20 },
+      (err, stdout, stderr) => {
+        if (err)
+          return reject(new Error(`direct ${spec.service}/${spec.op} failed: ${stderr.slice(-1000) || err.message}`));
+        resolve(JSON.parse(stdout.trim().split("\n").at(-1)!) as LoadResult);
+      },
+    );
   });
 }
 

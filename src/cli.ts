@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /** The `mikcar` command: parse flags and environment, open the services, listen, shut down on a signal. */
 import { readFileSync } from "node:fs";
-import { ConfigError, helpText, parseConfig } from "./config.js";
-import { createLogger, describeError } from "./log.js";
-import { createSidecar } from "./sidecar.js";
+import { ConfigError, helpText, parseConfig } from "./options.js";
+import { createLogger, describeError } from "./shared/log.js";
+import { createSidecar } from "./index.js";
 
 /** The package version; package.json is one level up from src/ and two from dist/src/. */
 function packageVersion(): string {
@@ -40,13 +40,15 @@ async function main(): Promise<number> {
     return 0;
   }
   const log = createLogger(config.logLevel);
-  if (!config.authToken) log.warn("auth.disabled", { hint: "set SIDECAR_TOKEN or --auth-token to require a Bearer token" });
+  if (!config.authToken)
+    log.warn("auth.disabled", { hint: "set SIDECAR_TOKEN or --auth-token to require a Bearer token" });
 
   let sidecar;
   try {
     sidecar = await createSidecar({
       services: Object.fromEntries(config.services.map((s) => [s.module.name, s.url])),
       serviceOptions: Object.fromEntries(config.services.map((s) => [s.module.name, s.options])),
+      urlSources: Object.fromEntries(config.services.map((s) => [s.module.name, s.urlFrom])),
       authToken: config.authToken,
       limits: { maxBodyBytes: config.maxBodyBytes, requestTimeoutMs: config.requestTimeoutMs },
       log,

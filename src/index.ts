@@ -1,11 +1,11 @@
 /** Library entry point: build a sidecar in code, or reuse its pieces. */
-export { createSidecar, type SidecarOptions } from "./sidecar.js";
-export { createSidecarServer, DEFAULT_LIMITS, type Sidecar, type SidecarConfig } from "./server/sidecar.js";
+export { createSidecar, type SidecarOptions } from "./server/create-sidecar.js";
+export { createSidecarServer, DEFAULT_LIMITS, type Sidecar, type SidecarConfig } from "./server/server.js";
 export type { ListenAddress } from "./server/listener.js";
 export { serviceModules } from "./services/catalogue.js";
 export type { ServiceModule, ServiceInstance, ServerLimits } from "./services/module.js";
-export { ErrorKinds, SidecarError, sidecarError } from "./errors.js";
-export { createLogger, type Logger } from "./log.js";
+export { ErrorKinds, SidecarError, sidecarError } from "./shared/errors.js";
+export { createLogger, type Logger } from "./shared/log.js";
 export { kvInstance } from "./services/kv/index.js";
 export type { KvBackend } from "./services/kv/backend.js";
 export { secretsInstance } from "./services/secrets/index.js";

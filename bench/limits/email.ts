@@ -26,7 +26,14 @@ export async function open(url: string): Promise<Limit> {
     };
   } else if (u.protocol === "smtp:") {
     const nodemailer = (await import("nodemailer")).default;
-    const t: Transporter = nodemailer.createTransport({ pool: true, maxConnections: 5, host: u.hostname, port: Number(u.port), secure: false, ignoreTLS: true });
+    const t: Transporter = nodemailer.createTransport({
+      pool: true,
+      maxConnections: 5,
+      host: u.hostname,
+      port: Number(u.port),
+      secure: false,
+      ignoreTLS: true,
+    });
     send = async (m) => (await t.sendMail({ ...m, disableFileAccess: true, disableUrlAccess: true })).messageId;
     close = async () => t.close();
   } else {

@@ -66,7 +66,9 @@ export async function open(url: string): Promise<Limit> {
       method: "POST",
       prefix: "/kv/set/batch",
       async handle({ body }) {
-        const entries = Object.entries(JSON.parse(body.toString()) as Record<string, string>).map(([k, v]): [string, Uint8Array] => [k, Buffer.from(v)]);
+        const entries = Object.entries(JSON.parse(body.toString()) as Record<string, string>).map(
+          ([k, v]): [string, Uint8Array] => [k, Buffer.from(v)],
+        );
         await s.setMany(entries);
         return { json: { count: entries.length, status: "ok" } };
       },
@@ -85,7 +87,9 @@ export async function open(url: string): Promise<Limit> {
       async handle({ body }) {
         const { key } = JSON.parse(body.toString()) as { key: string };
         const v = await s.get(key);
-        return v === undefined ? { status: 404, json: { code: "not_found", message: `key not found: ${key}` } } : { json: { value: Buffer.from(v).toString("base64") } };
+        return v === undefined
+          ? { status: 404, json: { code: "not_found", message: `key not found: ${key}` } }
+          : { json: { value: Buffer.from(v).toString("base64") } };
       },
     },
     {

@@ -70,10 +70,16 @@ async function redis(url: URL): Promise<Backend> {
     async pop(q, ms) {
       const s = await stream(q);
       const args = ms > 0 ? ["BLOCK", ms] : [];
-      const res = (await r.xreadgroup("GROUP", "g", "c", "COUNT", 1, ...(args as []), "STREAMS", s, ">")) as [string, [string, string[]][]][] | null;
+      const res = (await r.xreadgroup("GROUP", "g", "c", "COUNT", 1, ...(args as []), "STREAMS", s, ">")) as
+        | [string, [string, string[]][]][]
+        | null;
       const entry = res?.[0]?.[1]?.[0];
       if (!entry) return undefined;
-      return { id: entry[0], payload: entry[1][1]!, ack: () => void r.multi().xack(s, "g", entry[0]).xdel(s, entry[0]).exec() };
+      return {
+        id: entry[0],
+        payload: entry[1][1]!,
+        ack: () => void r.multi().xack(s, "g", entry[0]).xdel(s, entry[0]).exec(),
+      };
     },
     async close() {
       const keys = [...groups];
@@ -103,7 +109,9 @@ async function amqp(url: URL): Promise<Backend> {
     async push(q, payload) {
       const name = await queue(q);
       const id = randomUUID();
-      await new Promise<void>((res, rej) => ch.sendToQueue(name, Buffer.from(payload), { persistent: true, messageId: id }, (e) => (e ? rej(e) : res())));
+      await new Promise<void>((res, rej) =>
+        ch.sendToQueue(name, Buffer.from(payload), { persistent: true, messageId: id }, (e) => (e ? rej(e) : res())),
+      );
       return id;
     },
     async pop(q, ms) {
@@ -149,8 +157,14 @@ export async function open(url: string): Promise<Limit> {
       prefix: "/queue/pop/",
       async handle({ rest, query }) {
         const m = await b.pop(rest, Number(query.get("timeout") ?? 0) * 1000);
-        const message = m ? `{"id":${JSON.stringify(m.id)},"payload":${m.payload},"received_at":${JSON.stringify(new Date().toISOString())}}` : "null";
-        return { body: `{"message":${message},"queue":${JSON.stringify(rest)}}`, headers: { "content-type": "application/json" }, after: m?.ack };
+        const message = m
+          ? `{"id":${JSON.stringify(m.id)},"payload":${m.payload},"received_at":${JSON.stringify(new Date().toISOString())}}`
+          : "null";
+        return {
+          body: `{"message":${message},"queue":${JSON.stringify(rest)}}`,
+          headers: { "content-type": "application/json" },
+          after: m?.ack,
+        };
       },
     },
   ];

@@ -31,12 +31,21 @@ async function store(url: string): Promise<Store> {
     };
   }
   if (u.protocol === "vault:") {
-    const client = (await import("node-vault")).default({ endpoint: `http://${u.hostname}:${u.port}`, token: u.searchParams.get("token") ?? "" });
+    const client = (await import("node-vault")).default({
+      endpoint: `http://${u.hostname}:${u.port}`,
+      token: u.searchParams.get("token") ?? "",
+    });
     return {
       async get(n) {
         const [data, meta] = await Promise.all([client.read(`secret/data/${n}`), client.read(`secret/metadata/${n}`)]);
         const d = data.data;
-        return { value: d.data.value, version: String(d.metadata.version), created_at: meta.data.created_time, updated_at: d.metadata.created_time, labels: meta.data.custom_metadata ?? {} };
+        return {
+          value: d.data.value,
+          version: String(d.metadata.version),
+          created_at: meta.data.created_time,
+          updated_at: d.metadata.created_time,
+          labels: meta.data.custom_metadata ?? {},
+        };
       },
       create: async (n, value) => void (await client.write(`secret/data/${n}`, { data: { value } })),
     };

@@ -77,12 +77,18 @@ export function handler(routes: LimitRoute[]): http.RequestListener {
     }
     const run = async () => {
       const body = route.body === "stream" ? Buffer.alloc(0) : await readAll(req);
-      const reply = await route.handle({ req, res, rest: decodeURIComponent(path.slice(route.prefix.length)), query: new URLSearchParams(q < 0 ? "" : url.slice(q + 1)), body });
+      const reply = await route.handle({
+        req,
+        res,
+        rest: decodeURIComponent(path.slice(route.prefix.length)),
+        query: new URLSearchParams(q < 0 ? "" : url.slice(q + 1)),
+        body,
+      });
       if (reply) send(res, reply);
     };
     run().catch((err) => {
-      if (res.headersSent) return res.destroy();
-      send(res, { status: 500, json: { error: String((err as Error).message ?? err) } });
+      if (res.headersSent) res.destroy();
+      else send(res, { status: 500, json: { error: String((err as Error).message ?? err) } });
     });
   };
 }

@@ -28,7 +28,9 @@ export async function open(url: string): Promise<Limit> {
     const rows = r.rows.map((row: unknown[]) => Object.fromEntries(names.map((n, i) => [n, row[i]])));
     return { rows, row_count: r.rowCount ?? rows.length };
   };
-  const execute = async (s: Statement) => ({ rows_affected: (await pool.query({ text: s.sql, values: s.params ?? [] })).rowCount ?? 0 });
+  const execute = async (s: Statement) => ({
+    rows_affected: (await pool.query({ text: s.sql, values: s.params ?? [] })).rowCount ?? 0,
+  });
   async function transaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     const c = await pool.connect();
     try {
@@ -59,10 +61,26 @@ export async function open(url: string): Promise<Limit> {
 
   const json = (body: Buffer) => JSON.parse(body.toString()) as Record<string, unknown>;
   const routes: LimitRoute[] = [
-    { method: "POST", prefix: "/sql/query", handle: async ({ body }) => ({ json: await query(json(body) as unknown as Statement) }) },
-    { method: "POST", prefix: "/sql/execute", handle: async ({ body }) => ({ json: await execute(json(body) as unknown as Statement) }) },
-    { method: "POST", prefix: "/sql/batch", handle: async ({ body }) => ({ json: await batch(json(body).statements as Statement[]) }) },
-    { method: "POST", prefix: "/sql/script", handle: async ({ body }) => ({ json: await script((json(body).input as { id: number }).id) }) },
+    {
+      method: "POST",
+      prefix: "/sql/query",
+      handle: async ({ body }) => ({ json: await query(json(body) as unknown as Statement) }),
+    },
+    {
+      method: "POST",
+      prefix: "/sql/execute",
+      handle: async ({ body }) => ({ json: await execute(json(body) as unknown as Statement) }),
+    },
+    {
+      method: "POST",
+      prefix: "/sql/batch",
+      handle: async ({ body }) => ({ json: await batch(json(body).statements as Statement[]) }),
+    },
+    {
+      method: "POST",
+      prefix: "/sql/script",
+      handle: async ({ body }) => ({ json: await script((json(body).input as { id: number }).id) }),
+    },
   ];
   return {
     routes,

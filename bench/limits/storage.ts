@@ -67,7 +67,9 @@ export async function open(url: string): Promise<Limit> {
       prefix: "/storage/object/",
       body: "stream",
       async handle({ rest, res }) {
-        const fh = await fs.open(join(root, rest), constants.O_RDONLY | constants.O_NOFOLLOW).catch((e) => (e.code === "ENOENT" ? undefined : Promise.reject(e)));
+        const fh = await fs
+          .open(join(root, rest), constants.O_RDONLY | constants.O_NOFOLLOW)
+          .catch((e) => (e.code === "ENOENT" ? undefined : Promise.reject(e)));
         if (!fh) return { status: 404, json: { error: `object not found: ${rest}` } };
         try {
           const st = await fh.stat();
@@ -107,7 +109,12 @@ export async function open(url: string): Promise<Limit> {
         const objects = await Promise.all(
           page.map(async (n) => {
             const st = await fs.lstat(join(dir, n));
-            return { location: `${rest}/${n}`, size: st.size, last_modified: st.mtime.toISOString(), e_tag: headersOf(st).etag };
+            return {
+              location: `${rest}/${n}`,
+              size: st.size,
+              last_modified: st.mtime.toISOString(),
+              e_tag: headersOf(st).etag,
+            };
           }),
         );
         return { json: { objects, next_offset: names.length > limit ? `${rest}/${page.at(-1)}` : null } };

@@ -30,7 +30,16 @@ const suite: BenchSuite = {
                 limit: limit,
                 sidecar: side,
                 goal: name === "smtp" ? 0.8 : undefined,
-                load: { steps: [{ method: "POST", path: "/email/send", headers: { "content-type": "application/json" }, body: JSON.stringify(MAIL) }] },
+                load: {
+                  steps: [
+                    {
+                      method: "POST",
+                      path: "/email/send",
+                      headers: { "content-type": "application/json" },
+                      body: JSON.stringify(MAIL),
+                    },
+                  ],
+                },
                 direct: { service: "email", backend, op: "send" },
               }),
             );

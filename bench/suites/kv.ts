@@ -18,7 +18,11 @@ async function seed(server: BenchServer, n: number) {
   for (let start = 0; start < n; start += 10_000) {
     const batch: Record<string, string> = {};
     for (let i = start; i < Math.min(n, start + 10_000); i++) batch[`bench:${i}`] = "hello";
-    const res = await fetch(`${server.url}/kv/set/batch`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(batch) });
+    const res = await fetch(`${server.url}/kv/set/batch`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(batch),
+    });
     if (!res.ok) throw new Error(`seeding ${server.url} failed: ${res.status} ${await res.text()}`);
   }
 }
@@ -46,7 +50,8 @@ const suite: BenchSuite = {
       { name: "memory", limit: "memory://", sidecar: "memory://" },
       { name: "lmdb", limit: `file://${join(work, "limit.lmdb")}`, sidecar: `file://${join(work, "sidecar.lmdb")}` },
     ];
-    if (await redisUp()) backends.push({ name: "redis", limit: `${REDIS}?prefix=${id}limit:`, sidecar: `${REDIS}?prefix=${id}sidecar:` });
+    if (await redisUp())
+      backends.push({ name: "redis", limit: `${REDIS}?prefix=${id}limit:`, sidecar: `${REDIS}?prefix=${id}sidecar:` });
     try {
       for (const b of backends) {
         const limit = await startBenchProcess("./limits/kv.ts", [b.limit]);
@@ -59,21 +64,68 @@ const suite: BenchSuite = {
           const goal = b.name === "memory" ? undefined : 0.8;
           for (const conns of connections) {
             const at = { ...common, connections: conns };
-            rows.push(await measure({ ...at, name: `GET ${b.name}`, goal, load: { keys, steps: [{ method: "GET", path: "/kv/get/bench:{i}" }] }, direct: { service: "kv", backend: b.limit, op: "get" } }));
-            rows.push(await measure({ ...at, name: `SET ${b.name}`, goal, load: { keys, steps: [{ method: "POST", path: "/kv/set/bench:{i}", body: "hello" }] }, direct: { service: "kv", backend: b.limit, op: "set" } }));
+            rows.push(
+              await measure({
+                ...at,
+                name: `GET ${b.name}`,
+                goal,
+                load: { keys, steps: [{ method: "GET", path: "/kv/get/bench:{i}" }] },
+                direct: { service: "kv", backend: b.limit, op: "get" },
+              }),
+            );
+            rows.push(
+              await measure({
+                ...at,
+                name: `SET ${b.name}`,
+                goal,
+                load: { keys, steps: [{ method: "POST", path: "/kv/set/bench:{i}", body: "hello" }] },
+                direct: { service: "kv", backend: b.limit, op: "set" },
+              }),
+            );
             if (b.name !== "memory") continue;
             rows.push(
               await measure({
                 ...at,
                 name: "SET+GET memory",
                 unit: "round trips/s",
-                load: { keys, steps: [{ method: "POST", path: "/kv/set/bench:{i}", body: "hello" }, { method: "GET", path: "/kv/get/bench:{i}" }] },
+                load: {
+                  keys,
+                  steps: [
+                    { method: "POST", path: "/kv/set/bench:{i}", body: "hello" },
+                    { method: "GET", path: "/kv/get/bench:{i}" },
+                  ],
+                },
               }),
             );
             // Connect unary is a plain JSON POST, so wrk measures the server's RPC path directly.
             const json = { "content-type": "application/json" };
-            rows.push(await measure({ ...at, name: "Connect GET memory", load: { steps: [{ method: "POST", path: "/mikcar.kv.v1.KvService/Get", headers: json, body: '{"key":"bench:1"}' }] } }));
-            rows.push(await measure({ ...at, name: "Connect SET memory", load: { steps: [{ method: "POST", path: "/mikcar.kv.v1.KvService/Set", headers: json, body: '{"key":"bench:1","value":"aGVsbG8="}' }] } }));
+            rows.push(
+              await measure({
+                ...at,
+                name: "Connect GET memory",
+                load: {
+                  steps: [
+                    { method: "POST", path: "/mikcar.kv.v1.KvService/Get", headers: json, body: '{"key":"bench:1"}' },
+                  ],
+                },
+              }),
+            );
+            rows.push(
+              await measure({
+                ...at,
+                name: "Connect SET memory",
+                load: {
+                  steps: [
+                    {
+                      method: "POST",
+                      path: "/mikcar.kv.v1.KvService/Set",
+                      headers: json,
+                      body: '{"key":"bench:1","value":"aGVsbG8="}',
+                    },
+                  ],
+                },
+              }),
+            );
           }
           // A page of 100 keys out of the population: should cost the page, not the population.
           rows.push(

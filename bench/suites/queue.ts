@@ -78,7 +78,11 @@ const suite: BenchSuite = {
       for (const server of [kvLimit, kvSide]) {
         // Present before the first GET: wrk may send a GET while the SET before it is still in flight.
         const batch = Object.fromEntries(Array.from({ length: QUEUES }, (_, i) => [`bench${i}`, body]));
-        await fetch(`${server.url}/kv/set/batch`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(batch) });
+        await fetch(`${server.url}/kv/set/batch`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(batch),
+        });
       }
       for (const conns of connections) {
         rows.push(
@@ -90,7 +94,13 @@ const suite: BenchSuite = {
             durationSec,
             limit: kvLimit,
             sidecar: kvSide,
-            load: { keys: QUEUES, steps: [{ method: "POST", path: "/kv/set/bench{i}", body }, { method: "GET", path: "/kv/get/bench{i}" }] },
+            load: {
+              keys: QUEUES,
+              steps: [
+                { method: "POST", path: "/kv/set/bench{i}", body },
+                { method: "GET", path: "/kv/get/bench{i}" },
+              ],
+            },
           }),
         );
       }
@@ -119,7 +129,14 @@ const suite: BenchSuite = {
               goal: 0.8,
               goalVs: b.name === "memory" ? "kv SET+GET memory" : undefined,
               // Each pop follows a push to the same queue, so a pop never waits for long; an empty one is an error.
-              load: { keys: QUEUES, steps: [{ method: "POST", path: "/queue/push/bench{i}", body }, { method: "GET", path: "/queue/pop/bench{i}?timeout=5" }], reject: '"message":null' },
+              load: {
+                keys: QUEUES,
+                steps: [
+                  { method: "POST", path: "/queue/push/bench{i}", body },
+                  { method: "GET", path: "/queue/pop/bench{i}?timeout=5" },
+                ],
+                reject: '"message":null',
+              },
               direct: b.name === "memory" ? undefined : { service: "queue", backend: b.url("direct"), op: "push+pop" },
             }),
           );
@@ -127,7 +144,9 @@ const suite: BenchSuite = {
       } finally {
         await side.stop();
         await limit.stop();
-        await cleanUp(`${id}sidecar:`, b.name).catch((err) => console.error(`# queue: clean-up failed: ${err.message}`));
+        await cleanUp(`${id}sidecar:`, b.name).catch((err) =>
+          console.error(`# queue: clean-up failed: ${err.message}`),
+        );
       }
     }
     return rows;

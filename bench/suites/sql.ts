@@ -32,17 +32,36 @@ const suite: BenchSuite = {
     url.searchParams.set("options", `-c search_path=${schema}`);
     const rows: Array<BenchRow | undefined> = [];
     try {
-      await admin.query(`CREATE TABLE ${schema}.bench_t (id int PRIMARY KEY, v text NOT NULL, hits bigint NOT NULL DEFAULT 0)`);
+      await admin.query(
+        `CREATE TABLE ${schema}.bench_t (id int PRIMARY KEY, v text NOT NULL, hits bigint NOT NULL DEFAULT 0)`,
+      );
       await admin.query(`CREATE TABLE ${schema}.bench_log (k int NOT NULL, n int NOT NULL)`);
-      await admin.query(`INSERT INTO ${schema}.bench_t (id, v) SELECT g, 'value-' || g FROM generate_series(0, $1) g`, [ROWS - 1]);
+      await admin.query(`INSERT INTO ${schema}.bench_t (id, v) SELECT g, 'value-' || g FROM generate_series(0, $1) g`, [
+        ROWS - 1,
+      ]);
       const limit = await startBenchProcess("./limits/sql.ts", [url.toString()]);
       const side = await startSidecarProcess(["--sql", "--sql-url", url.toString()]);
       try {
         const cases = [
-          { name: "/sql/query pk select", op: "query", body: keyed({ sql: "SELECT id, v FROM bench_t WHERE id = $1", params: ["{i}"] }), path: "/sql/query" },
-          { name: "/sql/execute update", op: "execute", body: keyed({ sql: SCRIPT_QUERIES.bump, params: ["{i}"] }), path: "/sql/execute" },
+          {
+            name: "/sql/query pk select",
+            op: "query",
+            body: keyed({ sql: "SELECT id, v FROM bench_t WHERE id = $1", params: ["{i}"] }),
+            path: "/sql/query",
+          },
+          {
+            name: "/sql/execute update",
+            op: "execute",
+            body: keyed({ sql: SCRIPT_QUERIES.bump, params: ["{i}"] }),
+            path: "/sql/execute",
+          },
           { name: "/sql/batch of 5", op: "batch", body: keyed({ statements: batchOf("{i}") }), path: "/sql/batch" },
-          { name: "/sql/script 3 queries", op: "script", body: keyed({ script: SCRIPT, input: { id: "{i}" } }), path: "/sql/script" },
+          {
+            name: "/sql/script 3 queries",
+            op: "script",
+            body: keyed({ script: SCRIPT, input: { id: "{i}" } }),
+            path: "/sql/script",
+          },
         ];
         for (const conns of connections) {
           for (const c of cases) {

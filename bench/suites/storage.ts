@@ -79,14 +79,52 @@ const suite: BenchSuite = {
       }
       for (const conns of connections) {
         const at = { ...common, connections: conns, per: KiB / 1e6 };
-        rows.push(await measure({ ...at, name: "PUT 1KiB", goal: 0.8, load: { keys: SLOTS, steps: [{ method: "PUT", path: "/storage/object/b/o{i}", body: kib }] }, direct: { service: "storage", backend: `file://${limitRoot}`, op: "put1k" } }));
-        rows.push(await measure({ ...at, name: "GET 1KiB", goal: 0.8, load: { keys: SLOTS, steps: [{ method: "GET", path: "/storage/object/b/o{i}" }] }, direct: { service: "storage", backend: `file://${limitRoot}`, op: "get1k" } }));
-        rows.push(await measure({ ...at, name: "list page of 100", unit: "req/s", per: 1, load: { steps: [{ method: "GET", path: "/storage/list/b?limit=100" }] } }));
+        rows.push(
+          await measure({
+            ...at,
+            name: "PUT 1KiB",
+            goal: 0.8,
+            load: { keys: SLOTS, steps: [{ method: "PUT", path: "/storage/object/b/o{i}", body: kib }] },
+            direct: { service: "storage", backend: `file://${limitRoot}`, op: "put1k" },
+          }),
+        );
+        rows.push(
+          await measure({
+            ...at,
+            name: "GET 1KiB",
+            goal: 0.8,
+            load: { keys: SLOTS, steps: [{ method: "GET", path: "/storage/object/b/o{i}" }] },
+            direct: { service: "storage", backend: `file://${limitRoot}`, op: "get1k" },
+          }),
+        );
+        rows.push(
+          await measure({
+            ...at,
+            name: "list page of 100",
+            unit: "req/s",
+            per: 1,
+            load: { steps: [{ method: "GET", path: "/storage/list/b?limit=100" }] },
+          }),
+        );
       }
       // Large objects: 4 connections whatever the scale (256 × 8 MiB in flight measures the page cache).
       const at = { ...common, connections: 4, per: (8 * MiB) / 1e6 };
-      rows.push(await measure({ ...at, name: "PUT 8MiB", goal: 0.9, load: { keys: 4, steps: [{ method: "PUT", path: "/storage/object/big/o{i}", body: big }] } }));
-      rows.push(await measure({ ...at, name: "GET 8MiB", goal: 0.9, load: { keys: 4, steps: [{ method: "GET", path: "/storage/object/big/o{i}" }] } }));
+      rows.push(
+        await measure({
+          ...at,
+          name: "PUT 8MiB",
+          goal: 0.9,
+          load: { keys: 4, steps: [{ method: "PUT", path: "/storage/object/big/o{i}", body: big }] },
+        }),
+      );
+      rows.push(
+        await measure({
+          ...at,
+          name: "GET 8MiB",
+          goal: 0.9,
+          load: { keys: 4, steps: [{ method: "GET", path: "/storage/object/big/o{i}" }] },
+        }),
+      );
 
       if (!wanted("1 GiB PUT+GET streamed")) return rows;
       const idle = { sidecar: rssMiB(side.pid, "VmRSS"), limit: rssMiB(limit.pid, "VmRSS") };
@@ -100,7 +138,7 @@ const suite: BenchSuite = {
         suite: "storage",
         name: "1 GiB PUT+GET streamed",
         unit: "MB/s",
-        per: 1024 * MiB / 1e6,
+        per: (1024 * MiB) / 1e6,
         connections: 1,
         limit: limitHuge,
         sidecar: sideHuge,

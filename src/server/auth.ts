@@ -3,7 +3,7 @@
  * The token is compared in constant time (over a hash, so length differences leak nothing either).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { sidecarError } from "../errors.js";
+import { sidecarError } from "../shared/errors.js";
 
 export interface AuthCheck {
   /** Throws UNAUTHORIZED unless `authorization` is exactly `Bearer <token>`; a no-op when auth is off. */
@@ -18,7 +18,7 @@ export function createAuth(token: string | undefined): AuthCheck {
   return {
     enabled: true,
     verify(authorization) {
-      if (!authorization || !authorization.startsWith("Bearer ")) {
+      if (!authorization?.startsWith("Bearer ")) {
         throw sidecarError("UNAUTHORIZED", "missing or malformed Authorization header (expected: Bearer <token>)");
       }
       const given = createHash("sha256").update(authorization.slice(7)).digest();

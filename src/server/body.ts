@@ -1,6 +1,6 @@
 /** Reading request bodies within a size limit, and refusing oversize ones without breaking the connection. */
 import type { IncomingMessage } from "node:http";
-import { sidecarError } from "../errors.js";
+import { sidecarError } from "../shared/errors.js";
 
 /**
  * Reads the whole body; rejects with PAYLOAD_TOO_LARGE as soon as it exceeds `limit` bytes. The stream is left

@@ -40,7 +40,8 @@ export function createHealth(entries: readonly HealthEntry[]) {
   async function report(): Promise<HealthReport> {
     const results = await Promise.all(entries.map(async (e) => [e, await probe(e.instance)] as const));
     const services: HealthReport["services"] = {};
-    for (const [e, ok] of results) services[e.name] = { backend: e.instance.backend, status: ok ? "ok" : "unavailable" };
+    for (const [e, ok] of results)
+      services[e.name] = { backend: e.instance.backend, status: ok ? "ok" : "unavailable" };
     return { status: results.every(([, ok]) => ok) ? "ok" : "degraded", services };
   }
 

@@ -92,7 +92,10 @@ function handle(idx: Index, req: Req, sent: Set<string>) {
       };
     }
     default:
-      return { case: "errorResponse" as const, value: { errorCode: Code.InvalidArgument, errorMessage: "unknown request" } };
+      return {
+        case: "errorResponse" as const,
+        value: { errorCode: Code.InvalidArgument, errorMessage: "unknown request" },
+      };
   }
 }
 

@@ -14,7 +14,7 @@ export interface Trace {
 /** Picks the trace id: `x-trace-id` if valid, else the trace id of a valid W3C `traceparent`, else a new UUID. */
 export function traceOf(headers: IncomingHttpHeaders): Trace {
   const given = headers["x-trace-id"];
-  const tp = headers["traceparent"];
+  const tp = headers.traceparent;
   const traceparent = typeof tp === "string" && TRACEPARENT.test(tp) ? tp : undefined;
   if (typeof given === "string" && VALID.test(given)) return { traceId: given, traceparent };
   if (traceparent) return { traceId: TRACEPARENT.exec(traceparent)![1]!, traceparent };

@@ -7,7 +7,14 @@ import { secretsModule } from "./secrets/index.js";
 import { sqlModule } from "./sql/index.js";
 import { storageModule } from "./storage/index.js";
 
-export const serviceModules: readonly ServiceModule[] = [storageModule, kvModule, sqlModule, queueModule, secretsModule, emailModule];
+export const serviceModules: readonly ServiceModule[] = [
+  storageModule,
+  kvModule,
+  sqlModule,
+  queueModule,
+  secretsModule,
+  emailModule,
+];
 
 export function findModule(name: string): ServiceModule | undefined {
   return serviceModules.find((m) => m.name === name);

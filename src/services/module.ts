@@ -1,24 +1,19 @@
 /**
- * What a service contributes to a sidecar. Each service folder exports one `ServiceModule`; the server, the CLI
- * and the REST layer only ever talk to this shape, so adding a service never touches them.
+ * What a service contributes to a sidecar. Each service folder's `index.ts` defines one `ServiceModule`; the
+ * server, the CLI and the REST dispatcher only ever talk to this shape, so adding a service never touches them.
  */
 import type { DescService } from "@bufbuild/protobuf";
-import type { Logger } from "../log.js";
-import type { RestRoute } from "../rest/route.js";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import type { Logger } from "../shared/log.js";
+import { type OptionInput, type OptionSpec, type OptionValue, resolveOptions } from "../shared/option-spec.js";
+import type { RestRoute } from "../shared/rest-route.js";
 
-/** A CLI/env option a service accepts beyond its URL (e.g. `--sql-readonly`). */
-export interface ServiceOption {
-  type: "string" | "boolean";
-  /** Environment variable read when the flag is absent. */
-  env?: string;
-  description: string;
-  default?: string | boolean;
-}
+export type { OptionInput, OptionSpec, OptionValue } from "../shared/option-spec.js";
 
 export interface OpenContext {
   log: Logger;
-  /** Values of the service's own options, keyed by option name, after flag → env → default. */
-  options: Record<string, string | boolean | undefined>;
+  /** The service's own options, parsed and with defaults applied (sizes in bytes, durations in ms). */
+  options: Record<string, OptionValue | undefined>;
   /** Server-wide limits a service may need (e.g. to clamp long-polls below the request timeout). */
   limits: ServerLimits;
 }
@@ -30,17 +25,25 @@ export interface ServerLimits {
   requestTimeoutMs: number;
 }
 
-/** A running service: its RPC implementation, its REST rows and its lifecycle. */
-export interface ServiceInstance {
+/**
+ * A running service: its one implementation, the REST rows that translate plain HTTP onto it, and its lifecycle.
+ * `rest` takes the implementation to call so that the server can hand the rows the same (possibly wrapped)
+ * implementation the RPC router serves.
+ */
+export interface ServiceInstance<S extends DescService = DescService> {
   /** The backend in use, safe to show (scheme only, never credentials), e.g. "redis". */
   readonly backend: string;
-  readonly desc: DescService;
-  /** A `ServiceImpl` of `desc` (typed per service where it is built; the router only needs the pair). */
-  readonly impl: object;
-  readonly rest: RestRoute[];
+  readonly desc: S;
+  readonly impl: ServiceImpl<S>;
+  rest(impl: ServiceImpl<S>): RestRoute[];
   /** Cheap liveness probe of the backend; rejects or returns false when it is unreachable. */
   healthy(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** Registers a service on a Connect router, keeping the pairing of descriptor and implementation typed. */
+export function registerService<S extends DescService>(router: ConnectRouter, s: ServiceInstance<S>): void {
+  router.service(s.desc, s.impl);
 }
 
 export interface ServiceModule {
@@ -49,10 +52,17 @@ export interface ServiceModule {
   readonly summary: string;
   /** URL used when the service is enabled without one: an embedded backend that needs no server. */
   readonly defaultUrl: string;
+  /** Environment variables naming the URL, first found wins (default `<NAME>_URL`). */
+  readonly urlEnv?: readonly string[];
   /** URL schemes accepted, for help and error messages. */
   readonly schemes: readonly string[];
-  readonly options?: Record<string, ServiceOption>;
+  readonly options?: Readonly<Record<string, OptionSpec>>;
   open(url: string, ctx: OpenContext): Promise<ServiceInstance>;
+}
+
+/** The environment variables that may name a module's URL, in the order they are read. */
+export function urlEnvOf(m: ServiceModule): readonly string[] {
+  return m.urlEnv ?? [`${m.name.toUpperCase()}_URL`];
 }
 
 /** What every backend offers the server: a name to show, a liveness probe and a way to let go of its resources. */
@@ -66,13 +76,13 @@ export interface BackendLifecycle {
  * The usual instance of a service: one backend, its implementation and its REST rows. `onClose` runs before the
  * backend closes (worker pools, caches).
  */
-export function serviceInstance(
-  desc: DescService,
-  impl: object,
-  rest: RestRoute[],
+export function serviceInstance<S extends DescService>(
+  desc: S,
+  impl: ServiceImpl<S>,
+  rest: (impl: ServiceImpl<S>) => RestRoute[],
   backend: BackendLifecycle,
   onClose?: () => Promise<void> | void,
-): ServiceInstance {
+): ServiceInstance<S> {
   return {
     backend: backend.name,
     desc,
@@ -87,4 +97,17 @@ export function serviceInstance(
       await backend.close();
     },
   };
+}
+
+/**
+ * Opens a service: its options resolved against the module's specs (text parsed, defaults applied, bounds
+ * checked, errors naming `--<service>-<option>`), then the module's own `open`.
+ */
+export async function openService(
+  m: ServiceModule,
+  url: string,
+  ctx: { log: Logger; limits: ServerLimits; options?: Readonly<Record<string, OptionInput>> },
+): Promise<ServiceInstance> {
+  const options = resolveOptions(m.options ?? {}, ctx.options ?? {}, (o) => `--${m.name}-${o}`);
+  return m.open(url, { log: ctx.log, limits: ctx.limits, options });
 }

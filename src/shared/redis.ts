@@ -3,7 +3,7 @@
  * while disconnected, and the translation of connection errors into UNAVAILABLE.
  */
 import type { Redis, RedisOptions } from "ioredis";
-import { sidecarError, SidecarError } from "../errors.js";
+import { sidecarError, SidecarError } from "./errors.js";
 
 export interface RedisTarget {
   options: RedisOptions;
@@ -17,7 +17,8 @@ export function parseRedisUrl(raw: string): RedisTarget {
   const u = new URL(raw);
   if (u.protocol !== "redis:" && u.protocol !== "rediss:") throw new Error(`not a redis URL: ${u.protocol}`);
   const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
-  if (!Number.isInteger(db) || db < 0) throw new Error(`redis database must be a non-negative integer, got ${u.pathname.slice(1)}`);
+  if (!Number.isInteger(db) || db < 0)
+    throw new Error(`redis database must be a non-negative integer, got ${u.pathname.slice(1)}`);
   return {
     db,
     prefix: u.searchParams.get("prefix") ?? "",
@@ -45,7 +46,8 @@ export async function connectRedis(client: Redis, timeoutMs = 3_000): Promise<vo
   await Promise.race([client.connect().catch(() => {}), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
 }
 
-const CONNECTION_ERRORS = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Command timed out|MaxRetriesPerRequest|connect ETIMEDOUT|ENOTFOUND|EHOSTUNREACH/i;
+const CONNECTION_ERRORS =
+  /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Command timed out|MaxRetriesPerRequest|connect ETIMEDOUT|ENOTFOUND|EHOSTUNREACH/i;
 
 /** Connection-level failures become UNAVAILABLE; catalogue errors pass through; anything else is rethrown. */
 export function mapRedisError(err: unknown): never {

@@ -1,6 +1,7 @@
 /** URL helpers shared by every service's backend registry. */
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { redactUrl } from "./redact.js";
 
 /** The lower-cased scheme of a backend URL ("memory" for "memory://"), or "" when there is none. */
 export function schemeOf(url: string): string {
@@ -21,7 +22,7 @@ export function filePath(url: string): string {
 
 /** The message for an unknown scheme, naming the URL (without credentials) and the accepted schemes. */
 export function unsupportedScheme(service: string, url: string, schemes: readonly string[]): Error {
-  const shown = url.replace(/\/\/[^/@]*@/, "//***@");
+  const shown = redactUrl(url);
   return new Error(
     `unsupported ${service} URL ${JSON.stringify(shown)}: accepted schemes are ${schemes.map((s) => s + "://").join(", ")}`,
   );

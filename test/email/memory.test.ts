@@ -20,7 +20,11 @@ describeEmailContract("memory", async () => {
         replyTo: e.replyTo,
         header: (n) => Object.entries(e.headers).find(([k]) => k.toLowerCase() === n.toLowerCase())?.[1],
         // memory keeps what it was given; an empty type would be derived from the name when sent for real.
-        attachments: e.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType || "text/plain", content: Buffer.from(a.content) })),
+        attachments: e.attachments.map((a) => ({
+          filename: a.filename,
+          contentType: a.contentType || "text/plain",
+          content: Buffer.from(a.content),
+        })),
       })),
     close: () => backend.close(),
   };

@@ -49,11 +49,16 @@ describe("email REST on memory://", () => {
     r = await post(s.url, "/email/send", { ...mail, attachments: [{ filename: "f", content: "!!" }] });
     expect(await r.json()).toMatchObject({ status: 400, error: "field attachments[0].content must be base64" });
     r = await post(s.url, "/email/send", { ...mail, from: "nope" });
-    expect(await r.json()).toMatchObject({ status: 400, error: expect.stringMatching(/^from is not a valid email address/) });
+    expect(await r.json()).toMatchObject({
+      status: 400,
+      error: expect.stringMatching(/^from is not a valid email address/),
+    });
   });
 
   it("sends a batch with per-item results; malformed items fail alone", async () => {
-    const r = await post(s.url, "/email/send/batch", { emails: [mail, { ...mail, to: "oops@" }, { ...mail, subject: 7 }, mail] });
+    const r = await post(s.url, "/email/send/batch", {
+      emails: [mail, { ...mail, to: "oops@" }, { ...mail, subject: 7 }, mail],
+    });
     const body = (await r.json()) as { sent: number; failed: number; results: Array<Record<string, unknown>> };
     expect(body.sent).toBe(2);
     expect(body.failed).toBe(2);
@@ -81,7 +86,11 @@ describe.runIf(smtpOk)("email REST on smtp://", () => {
     try {
       const r = await post(c.url, "/email/send", { ...mail, to: ["x@refused.example"] });
       expect(r.status).toBe(502);
-      expect(await r.json()).toMatchObject({ success: false, code: "BAD_GATEWAY", error: expect.stringMatching(/550 5\.1\.1/) });
+      expect(await r.json()).toMatchObject({
+        success: false,
+        code: "BAD_GATEWAY",
+        error: expect.stringMatching(/550 5\.1\.1/),
+      });
       expect((await fetch(c.url + "/email/outbox")).status).toBe(409);
       expect((await post(c.url, "/email/send", mail)).status).toBe(200);
       expect(server.received).toHaveLength(1);

@@ -28,7 +28,9 @@ export interface TestSmtp {
   close(): Promise<void>;
 }
 
-export async function startSmtp(opts: { tls?: "none" | "starttls" | "implicit"; auth?: { user: string; pass: string }; port?: number } = {}): Promise<TestSmtp> {
+export async function startSmtp(
+  opts: { tls?: "none" | "starttls" | "implicit"; auth?: { user: string; pass: string }; port?: number } = {},
+): Promise<TestSmtp> {
   const tls = opts.tls ?? "none";
   const received: Received[] = [];
   const state = { connections: 0 };
@@ -46,12 +48,15 @@ export async function startSmtp(opts: { tls?: "none" | "starttls" | "implicit"; 
       cb();
     },
     onAuth(auth, _session, cb) {
-      if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass) return cb(null, { user: auth.username });
+      if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass)
+        return cb(null, { user: auth.username });
       cb(Object.assign(new Error("5.7.8 Authentication credentials invalid"), { responseCode: 535 }));
     },
     onRcptTo(addr, _session, cb) {
       if (addr.address.endsWith("@refused.example")) {
-        return cb(Object.assign(new Error(`5.1.1 <${addr.address}>: Recipient address rejected`), { responseCode: 550 }));
+        return cb(
+          Object.assign(new Error(`5.1.1 <${addr.address}>: Recipient address rejected`), { responseCode: 550 }),
+        );
       }
       cb();
     },

@@ -9,7 +9,8 @@ import { backendAvailable } from "../helpers/backends.js";
 import { describeEmailContract, type Delivered } from "./contract.js";
 import { CERT_FILE, startSmtp, type Received, type TestSmtp } from "./smtp-server.js";
 
-const addrs = (a: AddressObject | AddressObject[] | undefined) => (a ? [a].flat().flatMap((x) => x.value.map((v) => v.address ?? "")) : []);
+const addrs = (a: AddressObject | AddressObject[] | undefined) =>
+  a ? [a].flat().flatMap((x) => x.value.map((v) => v.address ?? "")) : [];
 
 function delivered(r: Received): Delivered {
   const m = r.mail;
@@ -26,34 +27,43 @@ function delivered(r: Received): Delivered {
       const v = m.headers.get(n.toLowerCase());
       return v === undefined ? undefined : typeof v === "string" ? v : JSON.stringify(v);
     },
-    attachments: m.attachments.map((a) => ({ filename: a.filename ?? "", contentType: a.contentType, content: a.content })),
+    attachments: m.attachments.map((a) => ({
+      filename: a.filename ?? "",
+      contentType: a.contentType,
+      content: a.content,
+    })),
   };
 }
 
 // smtp-server is started in-process, so "available" means it could bind a loopback port.
 const smtpOk = await backendAvailable("smtp", async () => (await startSmtp()).close());
 
-const target = (start: () => Promise<TestSmtp>, url: (port: number) => string, check?: (r: Received) => void) => async () => {
-  const server = await start();
-  const backend = await SmtpEmail.open(url(server.port));
-  return {
-    backend,
-    delivered: () =>
-      server.received.map((r) => {
-        check?.(r);
-        return delivered(r);
-      }),
-    close: async () => {
-      await backend.close();
-      await server.close();
-    },
+const target =
+  (start: () => Promise<TestSmtp>, url: (port: number) => string, check?: (r: Received) => void) => async () => {
+    const server = await start();
+    const backend = await SmtpEmail.open(url(server.port));
+    return {
+      backend,
+      delivered: () =>
+        server.received.map((r) => {
+          check?.(r);
+          return delivered(r);
+        }),
+      close: async () => {
+        await backend.close();
+        await server.close();
+      },
+    };
   };
-};
 
 describe.runIf(smtpOk)("smtp", () => {
   describeEmailContract(
     "smtp plain",
-    target(() => startSmtp(), (p) => `smtp://127.0.0.1:${p}?starttls=off`, (r) => expect(r.secure).toBe(false)),
+    target(
+      () => startSmtp(),
+      (p) => `smtp://127.0.0.1:${p}?starttls=off`,
+      (r) => expect(r.secure).toBe(false),
+    ),
     { refuses: true },
   );
   describeEmailContract(
@@ -67,12 +77,27 @@ describe.runIf(smtpOk)("smtp", () => {
   );
   describeEmailContract(
     "smtps implicit TLS",
-    target(() => startSmtp({ tls: "implicit" }), (p) => `smtps://127.0.0.1:${p}?tls_reject_unauthorized=false`, (r) => expect(r.secure).toBe(true)),
+    target(
+      () => startSmtp({ tls: "implicit" }),
+      (p) => `smtps://127.0.0.1:${p}?tls_reject_unauthorized=false`,
+      (r) => expect(r.secure).toBe(true),
+    ),
     { refuses: true },
   );
 
   describe("smtp connection behaviour", () => {
-    const mail = { from: "a@example.com", to: ["b@example.com"], cc: [], bcc: [], subject: "s", text: "t", html: "", replyTo: "", headers: {}, attachments: [] };
+    const mail = {
+      from: "a@example.com",
+      to: ["b@example.com"],
+      cc: [],
+      bcc: [],
+      subject: "s",
+      text: "t",
+      html: "",
+      replyTo: "",
+      headers: {},
+      attachments: [],
+    };
 
     it("refuses to send in clear text when STARTTLS is required but not offered", async () => {
       const server = await startSmtp();
@@ -88,7 +113,9 @@ describe.runIf(smtpOk)("smtp", () => {
 
     it("reports rejected credentials as BAD_GATEWAY without the password", async () => {
       const server = await startSmtp({ tls: "starttls", auth: { user: "u", pass: "right" } });
-      const b = await SmtpEmail.open(`smtp://u:wrong-pw@localhost:${server.port}?ca_file=${encodeURIComponent(CERT_FILE)}`);
+      const b = await SmtpEmail.open(
+        `smtp://u:wrong-pw@localhost:${server.port}?ca_file=${encodeURIComponent(CERT_FILE)}`,
+      );
       try {
         const err = (await b.send(mail).catch((e: unknown) => e)) as Error;
         expect(err).toMatchObject({ kind: { status: 502 } });
@@ -105,7 +132,10 @@ describe.runIf(smtpOk)("smtp", () => {
       await server.close();
       const b = await SmtpEmail.open(`smtp://127.0.0.1:${port}?starttls=off&max_connections=1`);
       try {
-        await expect(b.send(mail)).rejects.toMatchObject({ kind: { status: 503 }, message: expect.not.stringContaining("127.0.0.1") });
+        await expect(b.send(mail)).rejects.toMatchObject({
+          kind: { status: 503 },
+          message: expect.not.stringContaining("127.0.0.1"),
+        });
         server = await startSmtp({ port });
         for (let i = 0; i < 3; i++) await b.send(mail);
         expect(server.received).toHaveLength(3);
@@ -120,11 +150,21 @@ describe.runIf(smtpOk)("smtp", () => {
 
 describe("smtp URL rules", () => {
   it("is plain on 25/1025/2525, STARTTLS elsewhere, implicit TLS for smtps", () => {
-    for (const p of [25, 1025, 2525]) expect(smtpOptions(`smtp://h:${p}`)).toMatchObject({ port: p, secure: false, ignoreTLS: true, requireTLS: false });
+    for (const p of [25, 1025, 2525])
+      expect(smtpOptions(`smtp://h:${p}`)).toMatchObject({
+        port: p,
+        secure: false,
+        ignoreTLS: true,
+        requireTLS: false,
+      });
     expect(smtpOptions("smtp://h")).toMatchObject({ port: 587, secure: false, ignoreTLS: false, requireTLS: true });
     expect(smtpOptions("smtp://h:2626")).toMatchObject({ requireTLS: true });
     expect(smtpOptions("smtps://h")).toMatchObject({ port: 465, secure: true, requireTLS: false });
-    expect(smtpOptions("smtp://us%40er:p%3Ass@h:25")).toMatchObject({ auth: { user: "us@er", pass: "p:ss" }, pool: true, maxConnections: 5 });
+    expect(smtpOptions("smtp://us%40er:p%3Ass@h:25")).toMatchObject({
+      auth: { user: "us@er", pass: "p:ss" },
+      pool: true,
+      maxConnections: 5,
+    });
     expect(smtpOptions("smtp://h:25?pool=false")).toMatchObject({ pool: false });
   });
 });

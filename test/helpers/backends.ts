@@ -6,7 +6,12 @@
 import { randomBytes } from "node:crypto";
 import * as net from "node:net";
 
-const required = new Set((process.env.REQUIRE_BACKENDS ?? "").split(",").map((s) => s.trim()).filter(Boolean));
+const required = new Set(
+  (process.env.REQUIRE_BACKENDS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 
 /** True when `probe` succeeds. When it fails: throws if the backend is required, else logs why it is skipped. */
 export async function backendAvailable(name: string, probe: () => Promise<unknown>): Promise<boolean> {

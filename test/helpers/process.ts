@@ -12,10 +12,14 @@ export interface CliProcess {
   exited: Promise<number | null>;
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { env: { ...cleanEnv(), ...env } });
-    let stdout = "", stderr = "";
+    let stdout = "",
+      stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     child.on("close", (code) => resolve({ code, stdout, stderr }));
@@ -24,7 +28,9 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
 
 /** Starts the CLI and resolves once it logs that it is listening. */
 export function startCli(args: string[], env: Record<string, string> = {}): Promise<CliProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, "--port", "0", ...args], { env: { ...cleanEnv(), ...env } });
+  const child = spawn(process.execPath, ["--import", "tsx", cli, "--port", "0", ...args], {
+    env: { ...cleanEnv(), ...env },
+  });
   let err = "";
   const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
   return new Promise((resolve, reject) => {

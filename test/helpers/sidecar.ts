@@ -2,9 +2,9 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createSidecar, type SidecarOptions } from "../../src/sidecar.js";
-import { createLogger } from "../../src/log.js";
-import type { Sidecar } from "../../src/server/sidecar.js";
+import { createSidecar, type SidecarOptions } from "../../src/server/create-sidecar.js";
+import { createLogger } from "../../src/shared/log.js";
+import type { Sidecar } from "../../src/server/server.js";
 
 export interface RunningSidecar {
   sidecar: Sidecar;
@@ -19,7 +19,10 @@ export async function startSidecar(
   opts: Partial<SidecarOptions> & Pick<SidecarOptions, "services">,
   listen: { socket?: boolean } = {},
 ): Promise<RunningSidecar> {
-  const sidecar = await createSidecar({ log: createLogger(process.env.TEST_LOG === "1" ? "debug" : "silent"), ...opts });
+  const sidecar = await createSidecar({
+    log: createLogger(process.env.TEST_LOG === "1" ? "debug" : "silent"),
+    ...opts,
+  });
   const addr = await sidecar.listen({ port: 0, host: "127.0.0.1" });
   let socket: string | undefined;
   if (listen.socket) {

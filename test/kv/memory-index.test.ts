@@ -34,6 +34,9 @@ it("pages through a prefix in UTF-8 order from the cursor, skipping expired keys
   await kv.set("a/2", v, 5);
   now = 10;
   expect(await kv.keys({ prefix: "a/", match: null, limit: 2 })).toEqual({ keys: ["a/1", "a/3"], more: true });
-  expect(await kv.keys({ prefix: "a/", match: null, after: "a/3", limit: 2 })).toEqual({ keys: ["a/\uffff", "a/😀"], more: false });
+  expect(await kv.keys({ prefix: "a/", match: null, after: "a/3", limit: 2 })).toEqual({
+    keys: ["a/\uffff", "a/😀"],
+    more: false,
+  });
   await kv.close();
 });

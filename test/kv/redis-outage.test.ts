@@ -11,7 +11,9 @@ describe.runIf(available)("KV on Redis through an outage", () => {
   let s: RunningSidecar;
   beforeAll(async () => {
     proxy = await startProxy(6379);
-    s = await startSidecar({ services: { kv: `redis://:hunter2@127.0.0.1:${proxy.port}/0?prefix=${runId("outage")}:` } });
+    s = await startSidecar({
+      services: { kv: `redis://:hunter2@127.0.0.1:${proxy.port}/0?prefix=${runId("outage")}:` },
+    });
   });
   afterAll(async () => {
     await s?.close();

@@ -10,7 +10,11 @@ afterAll(() => s.close());
 
 const call = (path: string, init?: RequestInit) => fetch(s.url + path, init);
 const post = (path: string, body?: unknown, headers: Record<string, string> = { "content-type": "application/json" }) =>
-  call(path, { method: "POST", body: typeof body === "string" || body === undefined ? body : JSON.stringify(body), headers });
+  call(path, {
+    method: "POST",
+    body: typeof body === "string" || body === undefined ? body : JSON.stringify(body),
+    headers,
+  });
 
 describe("KV REST", () => {
   it("sets, gets and deletes a value", async () => {
@@ -69,30 +73,156 @@ describe("KV REST", () => {
     expect(await (await post("/kv/increment/n", { by: -20 })).json()).toEqual({ value: -10 });
     const r = await post("/kv/increment/big", '{"by":9007199254740993}');
     expect(await r.text()).toBe('{"value":9007199254740993}');
+    // The int64 ends themselves are fine.
+    expect(await (await post("/kv/increment/top?by=9223372036854775807")).text()).toBe('{"value":9223372036854775807}');
+    expect(await (await post("/kv/increment/bottom", '{"by":-9223372036854775808}')).text()).toBe(
+      '{"value":-9223372036854775808}',
+    );
   });
 
   it("lists keys by glob with paging", async () => {
-    for (const k of ["user:1", "user:2", "user:3", "admin:1"]) await call(`/kv/set/${k}`, { method: "POST", body: "v" });
-    expect(await (await call("/kv/keys/user:*")).json()).toEqual({ keys: ["user:1", "user:2", "user:3"], next_cursor: null });
+    for (const k of ["user:1", "user:2", "user:3", "admin:1"])
+      await call(`/kv/set/${k}`, { method: "POST", body: "v" });
+    expect(await (await call("/kv/keys/user:*")).json()).toEqual({
+      keys: ["user:1", "user:2", "user:3"],
+      next_cursor: null,
+    });
     const page = await (await call("/kv/keys/user:*?limit=2")).json();
     expect(page).toEqual({ keys: ["user:1", "user:2"], next_cursor: "user:2" });
-    expect(await (await call("/kv/keys/user:*?limit=2&cursor=user:2")).json()).toEqual({ keys: ["user:3"], next_cursor: null });
+    expect(await (await call("/kv/keys/user:*?limit=2&cursor=user:2")).json()).toEqual({
+      keys: ["user:3"],
+      next_cursor: null,
+    });
+  });
+
+  it("lists keys by a glob with punctuation in it (a-* was a 500)", async () => {
+    for (const k of ["a-1", "a-2", "a.b", "a_c"]) await call(`/kv/set/${k}`, { method: "POST", body: "v" });
+    expect(await (await call("/kv/keys/a-*")).json()).toEqual({ keys: ["a-1", "a-2"], next_cursor: null });
+    expect(await (await call("/kv/keys/a[-.]*")).json()).toEqual({ keys: ["a-1", "a-2", "a.b"], next_cursor: null });
+    expect(await (await call("/kv/keys/a%5C-*")).json()).toEqual({ keys: ["a-1", "a-2"], next_cursor: null });
+  });
+
+  it("answers a many-star pattern that cannot match a long key without stalling (no regex backtracking)", async () => {
+    await call(`/kv/set/${"a".repeat(1000)}`, { method: "POST", body: "v" });
+    const r = await call(`/kv/keys/${"*a".repeat(12)}*b`);
+    expect(await r.json()).toEqual({ keys: [], next_cursor: null });
   });
 
   describe("bad input gets a clear 4xx envelope", () => {
     const cases: Array<[string, () => Promise<Response>, number, string, RegExp]> = [
-      ["negative ttl", () => call("/kv/set/k?ttl=-5", { method: "POST", body: "x" }), 400, "BAD_REQUEST", /ttl must be at least 0/],
-      ["non-numeric ttl", () => call("/kv/set/k?ttl=soon", { method: "POST", body: "x" }), 400, "BAD_REQUEST", /ttl must be an integer/],
-      ["increment of text", async () => (await call("/kv/set/txt", { method: "POST", body: "abc" }), post("/kv/increment/txt")), 409, "CONFLICT", /not a 64-bit integer/],
-      ["increment overflow", async () => (await call("/kv/set/max", { method: "POST", body: "9223372036854775807" }), post("/kv/increment/max")), 409, "CONFLICT", /overflow/],
+      [
+        "negative ttl",
+        () => call("/kv/set/k?ttl=-5", { method: "POST", body: "x" }),
+        400,
+        "BAD_REQUEST",
+        /ttl must be at least 0/,
+      ],
+      [
+        "non-numeric ttl",
+        () => call("/kv/set/k?ttl=soon", { method: "POST", body: "x" }),
+        400,
+        "BAD_REQUEST",
+        /ttl must be an integer/,
+      ],
+      [
+        "increment of text",
+        async () => (await call("/kv/set/txt", { method: "POST", body: "abc" }), post("/kv/increment/txt")),
+        409,
+        "CONFLICT",
+        /not a 64-bit integer/,
+      ],
+      [
+        "increment overflow",
+        async () => (
+          await call("/kv/set/max", { method: "POST", body: "9223372036854775807" }), post("/kv/increment/max")
+        ),
+        409,
+        "CONFLICT",
+        /overflow/,
+      ],
       ["non-integer by", () => post("/kv/increment/n", { by: 1.5 }), 400, "BAD_REQUEST", /field by must be an integer/],
       ["invalid JSON", () => post("/kv/get/batch", "{nope"), 400, "BAD_REQUEST", /invalid JSON body/],
-      ["keys not an array", () => post("/kv/get/batch", { keys: "a" }), 400, "BAD_REQUEST", /field keys must be an array/],
+      [
+        "keys not an array",
+        () => post("/kv/get/batch", { keys: "a" }),
+        400,
+        "BAD_REQUEST",
+        /field keys must be an array/,
+      ],
       ["missing seconds", () => post("/kv/expire/k", {}), 400, "BAD_REQUEST", /field seconds is required/],
-      ["JSON without content type", () => post("/kv/get/batch", '{"keys":[]}', { "content-type": "text/plain" }), 415, "UNSUPPORTED_MEDIA_TYPE", /application\/json/],
+      [
+        "JSON without content type",
+        () => post("/kv/get/batch", '{"keys":[]}', { "content-type": "text/plain" }),
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        /application\/json/,
+      ],
       ["invalid UTF-8 in key", () => call("/kv/get/%FF%FE"), 400, "BAD_REQUEST", /UTF-8/],
       ["key over 1024 bytes", () => call(`/kv/get/${"k".repeat(2000)}`), 400, "BAD_REQUEST", /limit is 1024/],
-      ["limit too large", () => call("/kv/keys/*?limit=20000"), 400, "BAD_REQUEST", /limit must be between 1 and 10000/],
+      [
+        "limit too large",
+        () => call("/kv/keys/*?limit=20000"),
+        400,
+        "BAD_REQUEST",
+        /limit must be between 1 and 10000/,
+      ],
+      // Beyond 64 bits, in every integer parameter of every KV row (an RPC caller cannot even send one).
+      [
+        "by past int64 (query)",
+        () => post("/kv/increment/n64?by=9223372036854775808"),
+        400,
+        "BAD_REQUEST",
+        /query parameter by must be a 64-bit integer/,
+      ],
+      [
+        "by below int64 (query)",
+        () => post("/kv/increment/n64?by=-9223372036854775809"),
+        400,
+        "BAD_REQUEST",
+        /query parameter by must be a 64-bit integer/,
+      ],
+      [
+        "by past int64 (body)",
+        () => post("/kv/increment/n64", '{"by":9223372036854775808}'),
+        400,
+        "BAD_REQUEST",
+        /field by must be a 64-bit integer/,
+      ],
+      [
+        "by as a huge double (body)",
+        () => post("/kv/increment/n64", '{"by":1e30}'),
+        400,
+        "BAD_REQUEST",
+        /field by must be a 64-bit integer/,
+      ],
+      [
+        "ttl past int64",
+        () => call("/kv/set/k?ttl=99999999999999999999", { method: "POST", body: "x" }),
+        400,
+        "BAD_REQUEST",
+        /query parameter ttl must be a 64-bit integer/,
+      ],
+      [
+        "batch ttl past int64",
+        () => post("/kv/set/batch?ttl=9223372036854775808", { a: "1" }),
+        400,
+        "BAD_REQUEST",
+        /query parameter ttl must be a 64-bit integer/,
+      ],
+      [
+        "limit past int64",
+        () => call("/kv/keys/*?limit=9223372036854775808"),
+        400,
+        "BAD_REQUEST",
+        /query parameter limit must be a 64-bit integer/,
+      ],
+      [
+        "seconds past int64",
+        () => post("/kv/expire/k", '{"seconds":-9223372036854775809}'),
+        400,
+        "BAD_REQUEST",
+        /field seconds must be a 64-bit integer/,
+      ],
     ];
     it.each(cases)("%s", async (_name, send, status, code, message) => {
       const r = await send();
@@ -100,6 +230,15 @@ describe("KV REST", () => {
       const body = (await r.json()) as { error: string };
       expect(body).toMatchObject({ code, status });
       expect(body.error).toMatch(message);
+    });
+
+    it("the RPC refuses an int64 field beyond 64 bits too (protobuf's own bound), naming it", async () => {
+      const r = await post("/mikcar.kv.v1.KvService/Increment", '{"key":"n64","by":"9223372036854775808"}');
+      expect(r.status).toBe(400);
+      expect(await r.json()).toMatchObject({
+        code: "invalid_argument",
+        message: expect.stringMatching(/IncrementRequest\.by .*out of range/),
+      });
     });
 
     it("a 1 MiB key is refused with an envelope and the server keeps serving", async () => {
@@ -111,6 +250,7 @@ describe("KV REST", () => {
 
     it("nothing changed after refused writes", async () => {
       expect(await (await call("/kv/get/txt")).text()).toBe("abc");
+      expect((await call("/kv/get/n64")).status).toBe(404);
       expect(await (await call("/kv/get/max")).text()).toBe("9223372036854775807");
     });
   });

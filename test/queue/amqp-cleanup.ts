@@ -10,7 +10,10 @@ const run = promisify(execFile);
 async function list(kind: "list_queues" | "list_exchanges"): Promise<string[]> {
   try {
     const { stdout } = await run("rabbitmqctl", [kind, "name", "-q", "--no-table-headers"], { timeout: 20_000 });
-    return stdout.split("\n").map((s) => s.trim()).filter(Boolean);
+    return stdout
+      .split("\n")
+      .map((s) => s.trim())
+      .filter(Boolean);
   } catch {
     return [];
   }

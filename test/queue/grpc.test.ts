@@ -54,7 +54,12 @@ describe("queue gRPC", () => {
     const payload = enc(JSON.stringify({ pad: "x".repeat(256 * 1024) }));
     for (let i = 0; i < 30; i++) await client.publish({ topic: "big", payload });
     const session = http2.connect(s.url);
-    const req = session.request({ ":method": "POST", ":path": "/mikcar.queue.v1.QueueService/Stream", "content-type": "application/grpc", te: "trailers" });
+    const req = session.request({
+      ":method": "POST",
+      ":path": "/mikcar.queue.v1.QueueService/Stream",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
     const body = toBinary(StreamRequestSchema, create(StreamRequestSchema, { topic: "big", group: "s" }));
     const frame = Buffer.alloc(5 + body.length);
     frame.writeUInt32BE(body.length, 1);

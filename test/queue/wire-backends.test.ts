@@ -21,7 +21,9 @@ const redisUp = await backendAvailable("redis", async () => {
     r.disconnect();
   }
 });
-const amqpUp = await backendAvailable("rabbitmq", async () => (await (await import("amqplib")).connect(AMQP, { timeout: 2_000 })).close());
+const amqpUp = await backendAvailable("rabbitmq", async () =>
+  (await (await import("amqplib")).connect(AMQP, { timeout: 2_000 })).close(),
+);
 
 const prefix = runId("mikcar-test-");
 afterAll(async () => {
@@ -42,9 +44,13 @@ const cases = [
 for (const c of cases) {
   describe.runIf(c.up)(`queue over the wire on ${c.name}`, () => {
     it("serves REST and gRPC on the same queues", async () => {
-      const s = await startSidecar({ services: { queue: c.url() }, serviceOptions: { queue: { "max-deliveries": "1" } } });
+      const s = await startSidecar({
+        services: { queue: c.url() },
+        serviceOptions: { queue: { "max-deliveries": "1" } },
+      });
       try {
-        const rest = (path: string, init?: RequestInit) => fetch(`${s.url}/queue${path}`, init).then((r) => r.json() as Promise<any>);
+        const rest = (path: string, init?: RequestInit) =>
+          fetch(`${s.url}/queue${path}`, init).then((r) => r.json() as Promise<any>);
         const pushed = await rest("/push/w", { method: "POST", body: '{"n":1}' });
         expect(await rest("/len/w")).toEqual({ length: 1, queue: "w" });
         const popped = await rest("/pop/w?timeout=5");
@@ -53,7 +59,12 @@ for (const c of cases) {
         const client = createClient(QueueService, createGrpcTransport({ baseUrl: s.url }));
         await rest("/subscribe/t?group=g");
         const { messageId } = await client.publish({ topic: "t", payload: new TextEncoder().encode("x") });
-        const { messages } = await client.subscribe({ topic: "t", group: "g", timeoutSeconds: 5, ackMode: AckMode.MANUAL });
+        const { messages } = await client.subscribe({
+          topic: "t",
+          group: "g",
+          timeoutSeconds: 5,
+          ackMode: AckMode.MANUAL,
+        });
         expect(messages.map((m) => m.id)).toEqual([messageId]);
         // --queue-max-deliveries=1: a nacked message goes straight to the topic group's DLQ.
         await client.nack({ name: "t", group: "g", id: messageId });

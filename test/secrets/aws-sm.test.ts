@@ -13,9 +13,12 @@ beforeAll(async () => {
   aws = await startAwsSmFake("AKIDTEST");
 });
 afterAll(() => aws.stop());
-const url = (key = "AKIDTEST") => `aws-sm://us-east-1?endpoint=${encodeURIComponent(aws.url)}&access_key_id=${key}&secret_access_key=shh`;
+const url = (key = "AKIDTEST") =>
+  `aws-sm://us-east-1?endpoint=${encodeURIComponent(aws.url)}&access_key_id=${key}&secret_access_key=shh`;
 
-describeSecretsContract("aws-sm", () => openSecretsBackend(url()), { missingVersion: "00000000-0000-4000-8000-000000000000" });
+describeSecretsContract("aws-sm", () => openSecretsBackend(url()), {
+  missingVersion: "00000000-0000-4000-8000-000000000000",
+});
 
 describe("aws-sm specifics", () => {
   it("accepts mikcar's awssm:// spelling and refuses names AWS cannot hold", async () => {

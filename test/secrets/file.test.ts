@@ -36,7 +36,7 @@ describe("file:// persistence", () => {
     await a.create("three", "3", {});
     const saved = JSON.parse(readFileSync(path, "utf8"));
     expect(Object.keys(saved).sort()).toEqual(["one", "three"]);
-    expect((await a.get("two", ""))).toBeUndefined();
+    expect(await a.get("two", "")).toBeUndefined();
   });
   it("reads the simple hand-written form and refuses a malformed file with its path", async () => {
     const simple = join(dir, "simple.json");

@@ -13,7 +13,10 @@ beforeAll(async () => {
   gcp = await startGcpSmFake("proj-1", "ya29.test");
 });
 afterAll(() => gcp.stop());
-const open = (token = "ya29.test") => new GcpSecrets(gcpConfig(`gcp-sm://proj-1?endpoint=${encodeURIComponent(gcp.url)}`, { GOOGLE_OAUTH_ACCESS_TOKEN: token }));
+const open = (token = "ya29.test") =>
+  new GcpSecrets(
+    gcpConfig(`gcp-sm://proj-1?endpoint=${encodeURIComponent(gcp.url)}`, { GOOGLE_OAUTH_ACCESS_TOKEN: token }),
+  );
 
 // Secret ids cannot contain "/"; listing versions would cost a call per secret.
 describeSecretsContract("gcp-sm", async () => open(), { sep: "-", listWithoutVersions: true });
@@ -24,7 +27,9 @@ describe("gcp-sm specifics", () => {
   });
 
   it("reports a rejected token as BAD_GATEWAY without echoing it", async () => {
-    const err = (await open("ya29.wrong").get("x", "").catch((e: unknown) => e)) as Error;
+    const err = (await open("ya29.wrong")
+      .get("x", "")
+      .catch((e: unknown) => e)) as Error;
     expect(err).toMatchObject({ kind: { status: 502 } });
     expect(err.message).not.toContain("ya29");
   });

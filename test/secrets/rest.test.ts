@@ -5,7 +5,7 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../src/log.js";
+import { createLogger } from "../../src/shared/log.js";
 import { MemorySecrets } from "../../src/services/secrets/backends/memory.js";
 import { SecretCache } from "../../src/services/secrets/cache.js";
 import { createSecretsService } from "../../src/services/secrets/service.js";
@@ -35,22 +35,38 @@ const body = (v: unknown) => ({ headers: { "content-type": "application/json" },
 
 describe("secrets REST", () => {
   it("creates, reads, updates, lists and deletes with mikcar's shapes", async () => {
-    let r = await call("/secrets/secret/db/password", { method: "POST", ...body({ value: VALUE, labels: { team: "a" } }) });
+    let r = await call("/secrets/secret/db/password", {
+      method: "POST",
+      ...body({ value: VALUE, labels: { team: "a" } }),
+    });
     expect(r.status).toBe(201);
     expect(await r.json()).toEqual({ status: "created", name: "db/password", version: "1" });
 
     r = await call("/secrets/secret/db/password");
     const got = (await r.json()) as { created_at: string };
-    expect(got).toEqual({ value: VALUE, version: "1", created_at: expect.any(String), updated_at: expect.any(String), labels: { team: "a" } });
+    expect(got).toEqual({
+      value: VALUE,
+      version: "1",
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
+      labels: { team: "a" },
+    });
 
     r = await call("/secrets/secret/db/password", { method: "PUT", ...body({ value: "v2" }) });
     expect(await r.json()).toEqual({ status: "updated", name: "db/password", version: "2" });
-    expect(await (await call("/secrets/secret/db/password?version=1")).json()).toMatchObject({ value: VALUE, version: "1" });
+    expect(await (await call("/secrets/secret/db/password?version=1")).json()).toMatchObject({
+      value: VALUE,
+      version: "1",
+    });
 
     expect(await (await call("/secrets/exists/db/password")).json()).toEqual({ exists: true, name: "db/password" });
     // The shared router drops a trailing "/", so a folder prefix is written with %2F.
     const list = await (await call("/secrets/list/db%2F")).json();
-    expect(list).toEqual({ secrets: [{ name: "db/password", version: "2", created_at: got.created_at, updated_at: expect.any(String) }], count: 1, prefix: "db/" });
+    expect(list).toEqual({
+      secrets: [{ name: "db/password", version: "2", created_at: got.created_at, updated_at: expect.any(String) }],
+      count: 1,
+      prefix: "db/",
+    });
     expect(((await (await call("/secrets/list")).json()) as { count: number }).count).toBe(1);
     // A trailing slash is part of the prefix, as in mikcar: "db/" is a folder, so "dbx" would not match.
     expect(await (await call("/secrets/list/db/")).json()).toEqual(list);
@@ -100,7 +116,9 @@ describe("secrets REST", () => {
       const text = await r.text();
       expect(text).not.toContain(VALUE);
       await vault.start();
-      expect((await fetch(down.url + "/secrets/secret/x", { method: "POST", ...body({ value: VALUE }) })).status).toBe(201);
+      expect((await fetch(down.url + "/secrets/secret/x", { method: "POST", ...body({ value: VALUE }) })).status).toBe(
+        201,
+      );
       expect(await (await fetch(down.url + "/secrets/secret/x")).json()).toMatchObject({ value: VALUE });
     } finally {
       await down.close();
@@ -140,7 +158,10 @@ describe("secrets read cache", () => {
   });
 
   it("is switched on by the cache-ttl option", async () => {
-    const c = await startSidecar({ services: { secrets: "memory://" }, serviceOptions: { secrets: { "cache-ttl": "30s" } } });
+    const c = await startSidecar({
+      services: { secrets: "memory://" },
+      serviceOptions: { secrets: { "cache-ttl": "30s" } },
+    });
     try {
       await fetch(c.url + "/secrets/secret/a", { method: "POST", ...body({ value: "1" }) });
       expect(await (await fetch(c.url + "/secrets/secret/a")).json()).toMatchObject({ value: "1" });

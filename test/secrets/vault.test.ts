@@ -61,7 +61,10 @@ describe("vault specifics", () => {
     await b.create("outage/x", "v", {});
     await vault.stop();
     try {
-      await expect(b.get("outage/x", "")).rejects.toMatchObject({ kind: { status: 503 }, message: expect.not.stringContaining("127.0.0.1") });
+      await expect(b.get("outage/x", "")).rejects.toMatchObject({
+        kind: { status: 503 },
+        message: expect.not.stringContaining("127.0.0.1"),
+      });
       await expect(b.ping()).rejects.toMatchObject({ kind: { status: 503 } });
     } finally {
       await vault.start();

@@ -12,7 +12,12 @@ describe("auth", () => {
   beforeAll(async () => {
     s = await startSidecar({
       services: {
-        storage: "memory://", kv: "memory://", sql: "sqlite::memory:", queue: "memory://", secrets: "memory://", email: "memory://",
+        storage: "memory://",
+        kv: "memory://",
+        sql: "sqlite::memory:",
+        queue: "memory://",
+        secrets: "memory://",
+        email: "memory://",
       },
       authToken: "s3cret",
     });
@@ -29,15 +34,37 @@ describe("auth", () => {
 
   it("guards every REST route of every service: 401 without or with a wrong token, the route's answer with it", async () => {
     const routes: Array<[string, string]> = [
-      ["GET", "/kv/get/a"], ["POST", "/kv/set/a"], ["POST", "/kv/get/batch"], ["DELETE", "/kv/del/a"],
-      ["GET", "/kv/keys/a"], ["POST", "/kv/increment/n"], ["GET", "/kv/exists/a"], ["GET", "/kv/ttl/a"], ["POST", "/kv/expire/a"],
-      ["GET", "/storage/object/a.txt"], ["PUT", "/storage/object/a.txt"], ["HEAD", "/storage/object/a.txt"],
-      ["DELETE", "/storage/object/a.txt"], ["GET", "/storage/list"],
-      ["POST", "/sql/query"], ["POST", "/sql/execute"], ["POST", "/sql/batch"], ["POST", "/sql/script"],
-      ["POST", "/queue/push/q"], ["GET", "/queue/pop/q"], ["POST", "/queue/publish/t"], ["GET", "/queue/subscribe/t"],
-      ["POST", "/queue/ack/q/1"], ["GET", "/queue/len/q"],
-      ["GET", "/secrets/secret/a"], ["POST", "/secrets/secret/a"], ["GET", "/secrets/exists/a"], ["GET", "/secrets/list"],
-      ["POST", "/email/send"], ["POST", "/email/send/batch"], ["GET", "/email/outbox"],
+      ["GET", "/kv/get/a"],
+      ["POST", "/kv/set/a"],
+      ["POST", "/kv/get/batch"],
+      ["DELETE", "/kv/del/a"],
+      ["GET", "/kv/keys/a"],
+      ["POST", "/kv/increment/n"],
+      ["GET", "/kv/exists/a"],
+      ["GET", "/kv/ttl/a"],
+      ["POST", "/kv/expire/a"],
+      ["GET", "/storage/object/a.txt"],
+      ["PUT", "/storage/object/a.txt"],
+      ["HEAD", "/storage/object/a.txt"],
+      ["DELETE", "/storage/object/a.txt"],
+      ["GET", "/storage/list"],
+      ["POST", "/sql/query"],
+      ["POST", "/sql/execute"],
+      ["POST", "/sql/batch"],
+      ["POST", "/sql/script"],
+      ["POST", "/queue/push/q"],
+      ["GET", "/queue/pop/q"],
+      ["POST", "/queue/publish/t"],
+      ["GET", "/queue/subscribe/t"],
+      ["POST", "/queue/ack/q/1"],
+      ["GET", "/queue/len/q"],
+      ["GET", "/secrets/secret/a"],
+      ["POST", "/secrets/secret/a"],
+      ["GET", "/secrets/exists/a"],
+      ["GET", "/secrets/list"],
+      ["POST", "/email/send"],
+      ["POST", "/email/send/batch"],
+      ["GET", "/email/outbox"],
     ];
     for (const [method, path] of routes) {
       for (const authorization of [undefined, "Bearer wrong", "bearer s3cret", "s3cret", "Bearer  s3cret"]) {
@@ -56,10 +83,15 @@ describe("auth", () => {
   });
 
   it("guards RPCs with the same token (UNAUTHENTICATED), but not gRPC health", async () => {
-    for (const transport of [createGrpcTransport({ baseUrl: s.url }), createConnectTransport({ baseUrl: s.url, httpVersion: "1.1" })]) {
+    for (const transport of [
+      createGrpcTransport({ baseUrl: s.url }),
+      createConnectTransport({ baseUrl: s.url, httpVersion: "1.1" }),
+    ]) {
       const kv = createClient(KvService, transport);
       await expect(kv.exists({ key: "a" })).rejects.toMatchObject({ code: 16 });
-      await expect(kv.exists({ key: "a" }, { headers: { authorization: "Bearer nope" } })).rejects.toMatchObject({ code: 16 });
+      await expect(kv.exists({ key: "a" }, { headers: { authorization: "Bearer nope" } })).rejects.toMatchObject({
+        code: 16,
+      });
       expect((await kv.exists({ key: "a" }, { headers: ok })).exists).toBe(false);
       const health = createClient(Health, transport);
       expect((await health.check({ service: "" })).status).toBe(1);

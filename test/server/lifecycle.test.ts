@@ -41,7 +41,9 @@ describe("running", () => {
   it("keeps file-backed data across a restart, and exits 0 on SIGTERM", async () => {
     const url = `file://${join(mkdtempSync(join(tmpdir(), "kvp-")), "kv.lmdb")}`;
     let p = await startCli(["--kv", "--kv-url", url]);
-    expect((await fetch(`http://${p.address}/kv/set/durable?ttl=3600`, { method: "POST", body: "still here" })).status).toBe(200);
+    expect(
+      (await fetch(`http://${p.address}/kv/set/durable?ttl=3600`, { method: "POST", body: "still here" })).status,
+    ).toBe(200);
     p.child.kill("SIGTERM");
     expect(await p.exited).toBe(0);
     p = await startCli(["--kv", "--kv-url", url]);
@@ -65,7 +67,7 @@ describe("running", () => {
             const reply = new Promise<string>((r) => {
               sock.on("data", (d) => {
                 data += d;
-                if (/\r\n\r\n[^]*\}/.test(data)) sock.end(); // the JSON body has arrived
+                if (/\r\n\r\n[\s\S]*\}/.test(data)) sock.end(); // the JSON body has arrived
               });
               sock.on("close", () => r(data));
               sock.on("end", () => r(data));
@@ -84,7 +86,8 @@ describe("running", () => {
     expect(await p.exited).toBe(0);
     expect(p.stderr()).toContain('"event":"shutdown.done"');
     p = await startCli(["--kv", "--kv-url", url]);
-    for (const i of [1, 2, 3]) expect(await (await fetch(`http://${p.address}/kv/get/inflight${i}`)).text()).toBe("0123456789");
+    for (const i of [1, 2, 3])
+      expect(await (await fetch(`http://${p.address}/kv/get/inflight${i}`)).text()).toBe("0123456789");
     p.child.kill("SIGTERM");
     await p.exited;
   });
@@ -93,7 +96,9 @@ describe("running", () => {
     const p = await startCli(["--kv", "--kv-url", "memory://"]);
     const [host, port] = [p.address.split(":")[0]!, Number(p.address.split(":")[1])];
     // A request whose body never completes would hold a graceful shutdown for its whole grace period.
-    const sock = net.connect(port, host, () => sock.write("POST /kv/set/stuck HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01"));
+    const sock = net.connect(port, host, () =>
+      sock.write("POST /kv/set/stuck HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01"),
+    );
     sock.on("error", () => {});
     await new Promise((r) => setTimeout(r, 200));
     p.child.kill("SIGTERM");

@@ -26,10 +26,29 @@ const h1Options = (via: Via) => (via === "unix" ? { socketPath: s.socket } : {})
 const h2Options = (via: Via) => (via === "unix" ? { createConnection: () => net.connect(s.socket!) } : {});
 
 const transports: Record<string, (via: Via) => Transport> = {
-  "connect json h1": (via) => createConnectTransport({ baseUrl: base(via), httpVersion: "1.1", useBinaryFormat: false, nodeOptions: h1Options(via) }),
-  "connect binary h1": (via) => createConnectTransport({ baseUrl: base(via), httpVersion: "1.1", useBinaryFormat: true, nodeOptions: h1Options(via) }),
-  "connect json h2c": (via) => createConnectTransport({ baseUrl: base(via), httpVersion: "2", useBinaryFormat: false, nodeOptions: h2Options(via) }),
-  "grpc-web h1": (via) => createGrpcWebTransport({ baseUrl: base(via), httpVersion: "1.1", nodeOptions: h1Options(via) }),
+  "connect json h1": (via) =>
+    createConnectTransport({
+      baseUrl: base(via),
+      httpVersion: "1.1",
+      useBinaryFormat: false,
+      nodeOptions: h1Options(via),
+    }),
+  "connect binary h1": (via) =>
+    createConnectTransport({
+      baseUrl: base(via),
+      httpVersion: "1.1",
+      useBinaryFormat: true,
+      nodeOptions: h1Options(via),
+    }),
+  "connect json h2c": (via) =>
+    createConnectTransport({
+      baseUrl: base(via),
+      httpVersion: "2",
+      useBinaryFormat: false,
+      nodeOptions: h2Options(via),
+    }),
+  "grpc-web h1": (via) =>
+    createGrpcWebTransport({ baseUrl: base(via), httpVersion: "1.1", nodeOptions: h1Options(via) }),
   "grpc h2c": (via) => createGrpcTransport({ baseUrl: base(via), nodeOptions: h2Options(via) }),
 };
 
@@ -69,7 +88,9 @@ describe.each(["tcp", "unix"] as const)("over %s", (via) => {
     for (const [name, make] of Object.entries(transports)) {
       const kv = createClient(KvService, make(via));
       await expect(kv.get({ key: "absent" }), name).rejects.toMatchObject({ code: 5 /* NotFound */ });
-      await expect(kv.set({ key: "k", ttlSeconds: -1n }), name).rejects.toMatchObject({ code: 3 /* InvalidArgument */ });
+      await expect(kv.set({ key: "k", ttlSeconds: -1n }), name).rejects.toMatchObject({
+        code: 3 /* InvalidArgument */,
+      });
     }
     expect((await rest(via, "GET", "/kv/get/absent")).status).toBe(404);
   });
@@ -83,6 +104,7 @@ describe("server streaming", () => {
       const stream = kv.watch({ prefix: `watch-${name}/` }, { signal: ac.signal });
       const first = (async () => {
         for await (const ev of stream) return ev;
+        return undefined;
       })();
       await new Promise((r) => setTimeout(r, 100));
       await rest("tcp", "POST", `/kv/set/${encodeURIComponent(`watch-${name}/a`)}`, "v");
@@ -102,18 +124,37 @@ describe("buf curl (same protocol and reflection as grpcurl)", () => {
   });
 
   it("serves the older v1alpha reflection too (what older grpcurl versions ask for)", async () => {
-    const { stdout } = await buf(["--protocol", "grpc", "--reflect-protocol", "grpc-v1alpha", "--list-services", s.url]);
+    const { stdout } = await buf([
+      "--protocol",
+      "grpc",
+      "--reflect-protocol",
+      "grpc-v1alpha",
+      "--list-services",
+      s.url,
+    ]);
     expect(stdout.split("\n")).toContain("mikcar.kv.v1.KvService");
   });
 
   it("calls a method through reflection with no proto files", async () => {
     await rest("tcp", "POST", "/kv/set/bufkey", "hi");
-    const { stdout } = await buf(["--protocol", "grpc", "-d", '{"key":"bufkey"}', `${s.url}/mikcar.kv.v1.KvService/Get`]);
+    const { stdout } = await buf([
+      "--protocol",
+      "grpc",
+      "-d",
+      '{"key":"bufkey"}',
+      `${s.url}/mikcar.kv.v1.KvService/Get`,
+    ]);
     expect(JSON.parse(stdout)).toEqual({ value: Buffer.from("hi").toString("base64") });
   });
 
   it("answers grpc.health.v1 Check", async () => {
-    const { stdout } = await buf(["--protocol", "grpc", "-d", '{"service":"mikcar.kv.v1.KvService"}', `${s.url}/grpc.health.v1.Health/Check`]);
+    const { stdout } = await buf([
+      "--protocol",
+      "grpc",
+      "-d",
+      '{"service":"mikcar.kv.v1.KvService"}',
+      `${s.url}/grpc.health.v1.Health/Check`,
+    ]);
     expect(JSON.parse(stdout)).toEqual({ status: "SERVING" });
   });
 });

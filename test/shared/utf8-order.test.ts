@@ -6,7 +6,8 @@ const bytes = (a: string, b: string) => Math.sign(Buffer.compare(Buffer.from(a, 
 
 it("orders like the UTF-8 bytes", () => {
   const alphabet = ["a", "b", "/", "~", "\u007f", "é", "\u0800", "\ud7ff", "\ue000", "\uffff", "😀", "𐀀", "\u{10ffff}"];
-  const pick = (n: number) => Array.from({ length: n }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join("");
+  const pick = (n: number) =>
+    Array.from({ length: n }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join("");
   for (let i = 0; i < 20_000; i++) {
     const a = pick(1 + (i % 5));
     const b = pick(1 + ((i * 7) % 5));

@@ -7,8 +7,8 @@ import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as pb from "../../gen/mikcar/sql/v1/sql_pb.js";
-import { toEnvelope } from "../../src/errors.js";
-import { parseExact } from "../../src/rest/json.js";
+import { toEnvelope } from "../../src/shared/errors.js";
+import { parseExact } from "../../src/shared/exact-json.js";
 import type { SqlSettings } from "../../src/services/sql/index.js";
 import { pbOfValue, rowObjects, valueOfJson, valueOfPb } from "../../src/services/sql/values.js";
 
@@ -38,7 +38,11 @@ export interface SqlQuirks {
 const ctx = {} as HandlerContext;
 const LIMITS = { timeMs: 1_000, memoryBytes: 32 * 1024 * 1024, stackBytes: 256 * 1024 };
 
-export function describeSqlContract(name: string, open: (s: Partial<SqlSettings>) => Promise<SqlTarget>, quirks: SqlQuirks) {
+export function describeSqlContract(
+  name: string,
+  open: (s: Partial<SqlSettings>) => Promise<SqlTarget>,
+  quirks: SqlQuirks,
+) {
   describe(`SQL contract: ${name}`, () => {
     let t: SqlTarget;
     beforeAll(async () => {
@@ -54,13 +58,23 @@ export function describeSqlContract(name: string, open: (s: Partial<SqlSettings>
     const params = (ps: unknown[]) => ps.map((p, i) => pbOfValue(valueOfJson(p, `params[${i}]`)));
     const query = async (sql: string, ps: unknown[] = []) => {
       const r = await t.impl.query(create(pb.QueryRequestSchema, { sql, params: params(ps) }), ctx);
-      return rowObjects(r.columns ?? [], (r.rows ?? []).map((row) => (row.values ?? []).map((v) => valueOfPb(v))));
+      return rowObjects(
+        r.columns ?? [],
+        (r.rows ?? []).map((row) => (row.values ?? []).map((v) => valueOfPb(v))),
+      );
     };
     const exec = async (sql: string, ps: unknown[] = []) =>
       (await t.impl.execute(create(pb.ExecuteRequestSchema, { sql, params: params(ps) }), ctx)).rowsAffected;
     const batch = (stmts: Array<[string, unknown[]?]>) =>
-      t.impl.batch(create(pb.BatchRequestSchema, { statements: stmts.map(([sql, ps]) => ({ sql, params: params(ps ?? []) })) }), ctx);
-    const script = async (code: string, input?: unknown, inputJson = input === undefined ? "" : JSON.stringify(input)) => {
+      t.impl.batch(
+        create(pb.BatchRequestSchema, { statements: stmts.map(([sql, ps]) => ({ sql, params: params(ps ?? []) })) }),
+        ctx,
+      );
+    const script = async (
+      code: string,
+      input?: unknown,
+      inputJson = input === undefined ? "" : JSON.stringify(input),
+    ) => {
       const r = await t.impl.script(create(pb.ScriptRequestSchema, { script: code, inputJson }), ctx);
       return { result: parseExact(r.resultJson ?? "null"), queries: r.queriesExecuted };
     };
@@ -190,7 +204,12 @@ export function describeSqlContract(name: string, open: (s: Partial<SqlSettings>
           script(`sql.execute("UPDATE accounts SET balance = 0 WHERE id = 1");
                   sql.execute("INSERT INTO accounts (id, balance) VALUES (2, 1)");`),
         );
-        expect(err).toMatchObject({ status: 422, query_index: 1, query: "INSERT INTO accounts (id, balance) VALUES (2, 1)", sqlstate: "23505" });
+        expect(err).toMatchObject({
+          status: 422,
+          query_index: 1,
+          query: "INSERT INTO accounts (id, balance) VALUES (2, 1)",
+          sqlstate: "23505",
+        });
         expect(await balances()).toEqual([70n, 80n]);
       });
 
@@ -208,7 +227,10 @@ export function describeSqlContract(name: string, open: (s: Partial<SqlSettings>
         ["export default function", "export default function (input) { return input.n * 2 }"],
         ["export default arrow", "export default (input) => input.n * 2"],
         ["export default async function", "export default async function (input) { await null; return input.n * 2 }"],
-        ["export default async arrow", "export default async (input) => (await sql.query('SELECT 2 AS two'))[0].two * input.n"],
+        [
+          "export default async arrow",
+          "export default async (input) => (await sql.query('SELECT 2 AS two'))[0].two * input.n",
+        ],
         ["a body with return", "const n = input.n; return n * 2;"],
         ["a body with await", "const r = await sql.query('SELECT 2 AS two'); return r[0].two * input.n"],
         ["a bare expression", "input.n * 2"],
@@ -219,16 +241,24 @@ export function describeSqlContract(name: string, open: (s: Partial<SqlSettings>
       });
 
       it("gives the script exact big integers, and takes BigInt results back", async () => {
-        const r = await script("return { sum: input.big + 1n, small: typeof input.small }", undefined, '{"big": 9223372036854775806, "small": 1}');
+        const r = await script(
+          "return { sum: input.big + 1n, small: typeof input.small }",
+          undefined,
+          '{"big": 9223372036854775806, "small": 1}',
+        );
         expect(r.result).toEqual({ sum: 9223372036854775807n, small: "number" });
         const q = await script("return sql.query('SELECT id FROM items WHERE id = $1', [input.id])[0].id", { id: 1 });
         expect(q.result).toBe(1);
-        const big = await script("const r = sql.query('SELECT id FROM items WHERE id = $1', [9223372036854775807n]); return r[0].id");
+        const big = await script(
+          "const r = sql.query('SELECT id FROM items WHERE id = $1', [9223372036854775807n]); return r[0].id",
+        );
         expect(big.result).toBe(9223372036854775807n);
       });
 
       it("has no fetch, fs, timers, process or modules", async () => {
-        const r = await script("[typeof fetch, typeof setTimeout, typeof process, typeof require, typeof std, typeof os].join()");
+        const r = await script(
+          "[typeof fetch, typeof setTimeout, typeof process, typeof require, typeof std, typeof os].join()",
+        );
         expect(r.result).toBe("undefined,undefined,undefined,undefined,undefined,undefined");
         const imp = await failure(script("import fs from 'fs'; export default () => fs"));
         expect(imp).toMatchObject({ status: 422 });
@@ -242,8 +272,16 @@ export function describeSqlContract(name: string, open: (s: Partial<SqlSettings>
 
       it.each([
         ["time", "sql.execute('UPDATE accounts SET balance = 0'); while (true) {}", "timeout"],
-        ["memory", "sql.execute('UPDATE accounts SET balance = 0'); const a = []; while (true) a.push('x'.repeat(4096) + a.length);", "memory"],
-        ["recursion", "sql.execute('UPDATE accounts SET balance = 0'); function f(n) { return f(n + 1) + 1 } f(0)", "stack"],
+        [
+          "memory",
+          "sql.execute('UPDATE accounts SET balance = 0'); const a = []; while (true) a.push('x'.repeat(4096) + a.length);",
+          "memory",
+        ],
+        [
+          "recursion",
+          "sql.execute('UPDATE accounts SET balance = 0'); function f(n) { return f(n + 1) + 1 } f(0)",
+          "stack",
+        ],
       ])("stops a script over its %s limit, rolls back and keeps serving", async (_name, code, reason) => {
         const err = await failure(script(code));
         expect(err).toMatchObject({ code: "SCRIPT_ERROR", status: 422, reason });
@@ -263,7 +301,7 @@ export function describeSqlContract(name: string, open: (s: Partial<SqlSettings>
             await waitFor(() => b.blocked());
             expect((await script(reader)).result).toBe(0);
           });
-          expect((await w as { result: unknown }).result).toBe(1);
+          expect(((await w) as { result: unknown }).result).toBe(1);
         } else {
           expect(quirks.serialTransactions).toBe(true);
           const [a, r] = await Promise.all([script(writer), script(reader)]);

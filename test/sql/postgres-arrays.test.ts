@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as pb from "../../gen/mikcar/sql/v1/sql_pb.js";
-import { createLogger } from "../../src/log.js";
+import { createLogger } from "../../src/shared/log.js";
 import { DEFAULT_SQL_SETTINGS, sqlInstance } from "../../src/services/sql/index.js";
 import { openSqlBackend } from "../../src/services/sql/registry.js";
 import { rowObjects, valueOfPb } from "../../src/services/sql/values.js";
@@ -18,7 +18,7 @@ describe.runIf(pgAvailable)("postgres arrays of any type", () => {
     schema = await isolatedSchema();
     await adminQuery(`CREATE TYPE ${schema.schema}.mood AS ENUM ('happy', 'so "so"', 'sad')`);
     const settings = { ...DEFAULT_SQL_SETTINGS };
-    inst = sqlInstance(await openSqlBackend(schema.url, settings), createLogger("silent"), settings);
+    inst = sqlInstance(await openSqlBackend(schema.url, settings), { log: createLogger("silent"), settings });
   });
   afterAll(async () => {
     await inst?.close();
@@ -27,7 +27,10 @@ describe.runIf(pgAvailable)("postgres arrays of any type", () => {
 
   const query = async (sql: string) => {
     const r = await inst.impl.query(create(pb.QueryRequestSchema, { sql }), ctx);
-    return rowObjects(r.columns ?? [], (r.rows ?? []).map((row) => (row.values ?? []).map((v) => valueOfPb(v))));
+    return rowObjects(
+      r.columns ?? [],
+      (r.rows ?? []).map((row) => (row.values ?? []).map((v) => valueOfPb(v))),
+    );
   };
 
   it("reads enum arrays, and arrays of types without a built-in mapping, as JSON arrays", async () => {
@@ -40,11 +43,17 @@ describe.runIf(pgAvailable)("postgres arrays of any type", () => {
       names: ["ab"],
       boxes: ["(3,4),(1,2)", "(1,1),(0,0)"],
       ranges: ["[1,5)"],
-      grid: [[1, 2], [3, 4]],
+      grid: [
+        [1, 2],
+        [3, 4],
+      ],
     });
     // Again, from the remembered types, and inside a transaction (a script).
     expect((await query("SELECT ARRAY['sad']::mood[] AS m"))[0]).toEqual({ m: ["sad"] });
-    const s = await inst.impl.script(create(pb.ScriptRequestSchema, { script: "sql.query(\"SELECT ARRAY['happy']::mood[] AS m\")[0].m" }), ctx);
+    const s = await inst.impl.script(
+      create(pb.ScriptRequestSchema, { script: "sql.query(\"SELECT ARRAY['happy']::mood[] AS m\")[0].m" }),
+      ctx,
+    );
     expect(JSON.parse(s.resultJson ?? "null")).toEqual(["happy"]);
   });
 });

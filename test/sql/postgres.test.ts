@@ -1,7 +1,7 @@
 /** The SQL contract on the machine's PostgreSQL, in a schema of its own. */
 import pg from "pg";
 import { afterAll, describe } from "vitest";
-import { createLogger } from "../../src/log.js";
+import { createLogger } from "../../src/shared/log.js";
 import { DEFAULT_SQL_SETTINGS, sqlInstance } from "../../src/services/sql/index.js";
 import { openSqlBackend } from "../../src/services/sql/registry.js";
 import { describeSqlContract } from "./contract.js";
@@ -19,7 +19,7 @@ describe.runIf(pgAvailable)("postgres", () => {
       const schema = await isolatedSchema();
       drop = schema.drop;
       const settings = { ...DEFAULT_SQL_SETTINGS, ...s };
-      return sqlInstance(await openSqlBackend(schema.url, settings), createLogger("silent"), settings);
+      return sqlInstance(await openSqlBackend(schema.url, settings), { log: createLogger("silent"), settings });
     },
     {
       intType: "BIGINT",
@@ -38,7 +38,12 @@ describe.runIf(pgAvailable)("postgres", () => {
           }
         },
         blocked: async () =>
-          (await adminQuery("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted", [LOCK])).rows[0].n === 1,
+          (
+            await adminQuery(
+              "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted",
+              [LOCK],
+            )
+          ).rows[0].n === 1,
       },
       types: {
         ddl: `CREATE TABLE types_t (i2 smallint, i4 integer, i8 bigint, n numeric(30,4), f8 double precision, f4 real,

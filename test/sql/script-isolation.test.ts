@@ -25,7 +25,7 @@ const PROBE = `[
   typeof [].push, JSON.stringify({ a: 1 }), Math.max(1, 2), typeof sql.query, sql.query("SELECT 1")[0].n,
   typeof input.mutated, Object.isFrozen(Object.prototype), String(1),
 ].join()`;
-const CLEAN = "undefined,undefined,undefined,undefined,undefined,function,{\"a\":1},2,function,1,undefined,false,1";
+const CLEAN = 'undefined,undefined,undefined,undefined,undefined,function,{"a":1},2,function,1,undefined,false,1';
 
 it("gives every script a fresh context: nothing one script changes reaches the next on the same worker", async () => {
   const input = { id: 1 };
@@ -43,7 +43,9 @@ it("gives every script a fresh context: nothing one script changes reaches the n
   expect(input).toEqual({ id: 1 });
   expect(await run(PROBE, input)).toBe(CLEAN);
   // The module form and a function body too, and a vandal that failed halfway.
-  await expect(run(`export default function () { Object.prototype.leaked = 1; throw new Error("boom") }`)).rejects.toThrow(/boom/);
+  await expect(
+    run(`export default function () { Object.prototype.leaked = 1; throw new Error("boom") }`),
+  ).rejects.toThrow(/boom/);
   expect(await run(`export default () => ${PROBE}`, input)).toBe(CLEAN);
   expect(await run(`globalThis.leaked = 1; return await Promise.resolve(${PROBE})`, input)).not.toBe(CLEAN);
   expect(await run(`return ${PROBE}`, input)).toBe(CLEAN);

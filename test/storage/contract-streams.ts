@@ -15,10 +15,17 @@ export function pattern(offset: number, length: number): Buffer {
 
 type Msg = ReturnType<typeof create<typeof pb.UploadRequestSchema>>;
 const meta = (path: string, contentType = "", size?: number): Msg =>
-  create(pb.UploadRequestSchema, { part: { case: "metadata", value: { path, contentType, size: size === undefined ? undefined : BigInt(size) } } });
+  create(pb.UploadRequestSchema, {
+    part: { case: "metadata", value: { path, contentType, size: size === undefined ? undefined : BigInt(size) } },
+  });
 const chunk = (value: Uint8Array): Msg => create(pb.UploadRequestSchema, { part: { case: "chunk", value } });
 
-async function* messages(path: string, total: number, chunkSize: number, opts: { failAt?: number; size?: number } = {}) {
+async function* messages(
+  path: string,
+  total: number,
+  chunkSize: number,
+  opts: { failAt?: number; size?: number } = {},
+) {
   yield meta(path, "application/x-test", opts.size);
   for (let off = 0; off < total; off += chunkSize) {
     if (opts.failAt !== undefined && off >= opts.failAt) throw new Error("client went away");
@@ -27,9 +34,13 @@ async function* messages(path: string, total: number, chunkSize: number, opts: {
 }
 
 export function describeStreamContract(t: ContractTarget) {
-  const download = async (path: string, init: { range?: { start?: bigint; end?: bigint; suffixLength?: bigint }; ifNoneMatch?: string } = {}) => {
+  const download = async (
+    path: string,
+    init: { range?: { start?: bigint; end?: bigint; suffixLength?: bigint }; ifNoneMatch?: string } = {},
+  ) => {
     const parts = [];
-    for await (const m of t.impl.download(create(pb.DownloadRequestSchema, { path, ...init }), ctx("download"))) parts.push(m);
+    for await (const m of t.impl.download(create(pb.DownloadRequestSchema, { path, ...init }), ctx("download")))
+      parts.push(m);
     const header = parts[0]!.part!.case === "header" ? parts[0]!.part!.value : undefined;
     const body = Buffer.concat(parts.slice(1).map((m) => (m.part?.case === "chunk" ? m.part.value : new Uint8Array())));
     return { header: header!, body, chunks: parts.length - 1 };
@@ -88,13 +99,17 @@ export function describeStreamContract(t: ContractTarget) {
 
   it("leaves no object, and keeps the old one, when an upload is cut off", async () => {
     const p = `${t.ns()}/cut`;
-    await expect(t.impl.upload(messages(p, 12 * 1024 * 1024, 512 * 1024, { failAt: 9 * 1024 * 1024 }), ctx("upload"))).rejects.toThrow();
+    await expect(
+      t.impl.upload(messages(p, 12 * 1024 * 1024, 512 * 1024, { failAt: 9 * 1024 * 1024 }), ctx("upload")),
+    ).rejects.toThrow();
     expect(await exists(p)).toBe(false);
     await t.impl.put(create(pb.PutRequestSchema, { path: p, data: Buffer.from("old") }), ctx("put"));
     await expect(t.impl.upload(messages(p, 1024, 100, { failAt: 500 }), ctx("upload"))).rejects.toThrow();
     const d = await download(p);
     expect(d.body.toString()).toBe("old");
-    expect((await t.impl.list(create(pb.ListRequestSchema, { prefix: p.split("/")[0]! }), ctx("list"))).objects?.length).toBe(1);
+    expect(
+      (await t.impl.list(create(pb.ListRequestSchema, { prefix: p.split("/")[0]! }), ctx("list"))).objects?.length,
+    ).toBe(1);
   });
 
   it("leaves no object when the caller cancels mid-upload", async () => {
@@ -111,7 +126,11 @@ export function describeStreamContract(t: ContractTarget) {
   });
 
   it("drops an upload that goes idle", async () => {
-    const impl = createStorageService(t.backend, { maxObjectBytes: MAX_OBJECT, maxMessageBytes: 1 << 20, idleTimeoutMs: 50 });
+    const impl = createStorageService(t.backend, {
+      maxObjectBytes: MAX_OBJECT,
+      maxMessageBytes: 1 << 20,
+      idleTimeoutMs: 50,
+    });
     const p = `${t.ns()}/idle`;
     async function* stalls() {
       yield meta(p);
@@ -123,12 +142,23 @@ export function describeStreamContract(t: ContractTarget) {
   });
 
   it("enforces the object size limit and the announced size", async () => {
-    const impl = createStorageService(t.backend, { maxObjectBytes: 1000, maxMessageBytes: 1 << 20, idleTimeoutMs: 5_000 });
+    const impl = createStorageService(t.backend, {
+      maxObjectBytes: 1000,
+      maxMessageBytes: 1 << 20,
+      idleTimeoutMs: 5_000,
+    });
     const p = `${t.ns()}/limit`;
     await expectCode(impl.upload(messages(p, 1001, 100), ctx("upload")), Code.ResourceExhausted, "1000 bytes");
     await expectCode(impl.upload(messages(p, 10, 10, { size: 1001 }), ctx("upload")), Code.ResourceExhausted);
-    await expectCode(impl.put(create(pb.PutRequestSchema, { path: p, data: new Uint8Array(1001) }), ctx("put")), Code.ResourceExhausted);
-    await expectCode(impl.upload(messages(p, 10, 10, { size: 20 }), ctx("upload")), Code.InvalidArgument, "10 of the announced 20");
+    await expectCode(
+      impl.put(create(pb.PutRequestSchema, { path: p, data: new Uint8Array(1001) }), ctx("put")),
+      Code.ResourceExhausted,
+    );
+    await expectCode(
+      impl.upload(messages(p, 10, 10, { size: 20 }), ctx("upload")),
+      Code.InvalidArgument,
+      "10 of the announced 20",
+    );
     await expectCode(impl.upload(messages(p, 30, 10, { size: 20 }), ctx("upload")), Code.InvalidArgument, "more than");
     expect(await exists(p)).toBe(false);
     await impl.upload(messages(p, 1000, 100, { size: 1000 }), ctx("upload"));

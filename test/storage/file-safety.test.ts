@@ -28,9 +28,11 @@ beforeEach(async () => {
   impl = createStorageService(backend, { maxObjectBytes: 1 << 20, maxMessageBytes: 1 << 20, idleTimeoutMs: 1_000 });
 });
 
-const put = (path: string, data: string) => impl.put(create(pb.PutRequestSchema, { path, data: Buffer.from(data) }), ctx("put"));
+const put = (path: string, data: string) =>
+  impl.put(create(pb.PutRequestSchema, { path, data: Buffer.from(data) }), ctx("put"));
 const get = (path: string) => impl.get(create(pb.GetRequestSchema, { path }), ctx("get"));
-const list = async (prefix = "") => ((await impl.list(create(pb.ListRequestSchema, { prefix }), ctx("list"))).objects ?? []).map((o) => o.path);
+const list = async (prefix = "") =>
+  ((await impl.list(create(pb.ListRequestSchema, { prefix }), ctx("list"))).objects ?? []).map((o) => o.path);
 
 describe("file backend confinement", () => {
   it("never follows a directory symlink out of the root", async () => {
@@ -38,8 +40,14 @@ describe("file backend confinement", () => {
     await expectCode(get("link/secret.txt"), Code.PermissionDenied, "symbolic link");
     await expectCode(put("link/new.txt", "x"), Code.PermissionDenied);
     await expectCode(put("link/sub/new.txt", "x"), Code.PermissionDenied);
-    await expectCode(impl.delete(create(pb.DeleteRequestSchema, { path: "link/secret.txt" }), ctx("delete")), Code.PermissionDenied);
-    await expectCode(impl.head(create(pb.HeadRequestSchema, { path: "link/secret.txt" }), ctx("head")), Code.PermissionDenied);
+    await expectCode(
+      impl.delete(create(pb.DeleteRequestSchema, { path: "link/secret.txt" }), ctx("delete")),
+      Code.PermissionDenied,
+    );
+    await expectCode(
+      impl.head(create(pb.HeadRequestSchema, { path: "link/secret.txt" }), ctx("head")),
+      Code.PermissionDenied,
+    );
     expect(await list()).toEqual([]);
     await expectCode(list("link"), Code.PermissionDenied);
     expect(readdirSync(outside)).toEqual(["secret.txt"]);

@@ -29,9 +29,13 @@ describe("storage gRPC", () => {
   it("uploads by client stream and downloads by server stream", async () => {
     const size = 3 * 1024 * 1024 + 5;
     async function* parts() {
-      yield create(pb.UploadRequestSchema, { part: { case: "metadata", value: { path: "g/big.bin", contentType: "application/x-big" } } });
+      yield create(pb.UploadRequestSchema, {
+        part: { case: "metadata", value: { path: "g/big.bin", contentType: "application/x-big" } },
+      });
       for (let off = 0; off < size; off += 64 * 1024) {
-        yield create(pb.UploadRequestSchema, { part: { case: "chunk", value: pattern(off, Math.min(64 * 1024, size - off)) } });
+        yield create(pb.UploadRequestSchema, {
+          part: { case: "chunk", value: pattern(off, Math.min(64 * 1024, size - off)) },
+        });
       }
     }
     const up = await client.upload(parts());
@@ -54,7 +58,10 @@ describe("storage gRPC", () => {
   });
 
   it("shares objects with REST and reports the same errors", async () => {
-    const put = await raw(s.url, "PUT", "/storage/object/shared/a.txt", { body: "from rest", headers: { "content-type": "text/plain" } });
+    const put = await raw(s.url, "PUT", "/storage/object/shared/a.txt", {
+      body: "from rest",
+      headers: { "content-type": "text/plain" },
+    });
     expect(put.status).toBe(201);
     const got = await client.get({ path: "shared/a.txt" });
     expect(Buffer.from(got.data).toString()).toBe("from rest");
@@ -64,8 +71,13 @@ describe("storage gRPC", () => {
     await client.put({ path: "shared/b.txt", data: Buffer.from("from grpc") });
     expect((await raw(s.url, "GET", "/storage/object/shared/b.txt")).body.toString()).toBe("from grpc");
     expect((await client.head({ path: "shared/b.txt" })).info?.size).toBe(9n);
-    expect((await client.list({ prefix: "shared" })).objects.map((o) => o.path)).toEqual(["shared/a.txt", "shared/b.txt"]);
-    expect((await client.copy({ source: "shared/a.txt", destination: "shared/c.txt" })).info?.etag).toBe(put.headers.etag);
+    expect((await client.list({ prefix: "shared" })).objects.map((o) => o.path)).toEqual([
+      "shared/a.txt",
+      "shared/b.txt",
+    ]);
+    expect((await client.copy({ source: "shared/a.txt", destination: "shared/c.txt" })).info?.etag).toBe(
+      put.headers.etag,
+    );
     await client.move({ source: "shared/c.txt", destination: "shared/d.txt" });
     await client.delete({ path: "shared/d.txt" });
 

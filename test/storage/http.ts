@@ -15,12 +15,15 @@ export function raw(
 ): Promise<RawResponse> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, method, path, headers: opts.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on("error", reject);
-    });
+    const req = http.request(
+      { host: u.hostname, port: u.port, method, path, headers: opts.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
     const body = opts.body;
     if (body === undefined || typeof body === "string" || Buffer.isBuffer(body)) {
@@ -35,7 +38,11 @@ export function raw(
 }
 
 /** Streams a GET body through `onChunk` without keeping it; resolves with status and byte count. */
-export function drain(base: string, path: string, onChunk: (c: Buffer) => void = () => {}): Promise<{ status: number; bytes: number }> {
+export function drain(
+  base: string,
+  path: string,
+  onChunk: (c: Buffer) => void = () => {},
+): Promise<{ status: number; bytes: number }> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
     http
@@ -59,7 +66,14 @@ export function drain(base: string, path: string, onChunk: (c: Buffer) => void =
 export function cutUpload(base: string, path: string, declared: number, sent: number): Promise<void> {
   const u = new URL(base);
   return new Promise((resolve) => {
-    const req = http.request({ host: u.hostname, port: u.port, method: "PUT", path, headers: { "content-length": declared }, agent: false });
+    const req = http.request({
+      host: u.hostname,
+      port: u.port,
+      method: "PUT",
+      path,
+      headers: { "content-length": declared },
+      agent: false,
+    });
     req.on("error", () => resolve());
     req.write(Buffer.alloc(sent, 7), () => setTimeout(() => req.destroy(), 50));
     req.on("close", () => resolve());

@@ -43,7 +43,10 @@ describe("storage memory bound", () => {
     global.gc?.();
     const base = process.memoryUsage().rss;
     const stop = sampleRss();
-    const put = await raw(s.url, "PUT", "/storage/object/big.bin", { body: body(), headers: { "content-length": SIZE } });
+    const put = await raw(s.url, "PUT", "/storage/object/big.bin", {
+      body: body(),
+      headers: { "content-length": SIZE },
+    });
     expect(put.status).toBe(201);
     let ok = true;
     const got = await drain(s.url, "/storage/object/big.bin", (c) => {
@@ -52,7 +55,9 @@ describe("storage memory bound", () => {
     const peak = stop();
     expect(got).toEqual({ status: 200, bytes: SIZE });
     expect(ok).toBe(true);
-    console.log(`storage memory bound: base ${(base / 2 ** 20).toFixed(0)} MiB, peak ${(peak / 2 ** 20).toFixed(0)} MiB`);
+    console.log(
+      `storage memory bound: base ${(base / 2 ** 20).toFixed(0)} MiB, peak ${(peak / 2 ** 20).toFixed(0)} MiB`,
+    );
     expect(peak - base).toBeLessThan(MAX_GROWTH);
   }, 120_000);
 });

@@ -19,7 +19,8 @@ beforeAll(async () => {
 });
 afterAll(() => s.close());
 
-const req = (method: string, path: string, opts?: Parameters<typeof raw>[3]) => raw(s.url, method, `/storage${path}`, opts);
+const req = (method: string, path: string, opts?: Parameters<typeof raw>[3]) =>
+  raw(s.url, method, `/storage${path}`, opts);
 const json = (r: { body: Buffer }) => JSON.parse(r.body.toString());
 
 /** Polls until `check` holds (the server finishes a cut-off upload on its own time); no timing is asserted. */
@@ -33,7 +34,10 @@ async function eventually(check: () => Promise<boolean> | boolean, tries = 100) 
 
 describe("storage REST", () => {
   it("puts, gets, heads, lists and deletes with mikcar's shapes", async () => {
-    let r = await req("PUT", "/object/docs/hello%20world.txt", { body: "hello world", headers: { "content-type": "text/plain" } });
+    let r = await req("PUT", "/object/docs/hello%20world.txt", {
+      body: "hello world",
+      headers: { "content-type": "text/plain" },
+    });
     expect(r.status).toBe(201);
     expect(json(r)).toEqual({ path: "docs/hello world.txt", status: "created" });
     const etag = r.headers.etag;
@@ -42,7 +46,12 @@ describe("storage REST", () => {
     r = await req("GET", "/object/docs/hello%20world.txt");
     expect(r.status).toBe(200);
     expect(r.body.toString()).toBe("hello world");
-    expect(r.headers).toMatchObject({ "content-type": "text/plain", etag, "content-length": "11", "accept-ranges": "bytes" });
+    expect(r.headers).toMatchObject({
+      "content-type": "text/plain",
+      etag,
+      "content-length": "11",
+      "accept-ranges": "bytes",
+    });
     expect(new Date(r.headers["last-modified"]!).getTime()).toBeGreaterThan(0);
 
     r = await req("HEAD", "/object/docs/hello%20world.txt");
@@ -53,7 +62,14 @@ describe("storage REST", () => {
 
     r = await req("GET", "/list/docs");
     expect(json(r)).toEqual({
-      objects: [{ location: "docs/hello world.txt", size: 11, last_modified: r.headers["x-last-modified"] ?? expect.any(String), e_tag: etag }],
+      objects: [
+        {
+          location: "docs/hello world.txt",
+          size: 11,
+          last_modified: r.headers["x-last-modified"] ?? expect.any(String),
+          e_tag: etag,
+        },
+      ],
       next_offset: null,
     });
 
@@ -72,7 +88,11 @@ describe("storage REST", () => {
     let r = await req("GET", "/object/r.bin", { headers: { range: "bytes=2-4" } });
     expect(r.status).toBe(206);
     expect(r.body.toString()).toBe("234");
-    expect(r.headers).toMatchObject({ "content-range": "bytes 2-4/10", "content-length": "3", "content-type": "application/octet-stream" });
+    expect(r.headers).toMatchObject({
+      "content-range": "bytes 2-4/10",
+      "content-length": "3",
+      "content-type": "application/octet-stream",
+    });
     r = await req("GET", "/object/r.bin", { headers: { range: "bytes=-3" } });
     expect([r.status, r.body.toString(), r.headers["content-range"]]).toEqual([206, "789", "bytes 7-9/10"]);
     r = await req("GET", "/object/r.bin", { headers: { range: "bytes=8-" } });
@@ -120,7 +140,11 @@ describe("storage REST", () => {
       for (const method of path.startsWith("/list") ? ["GET"] : ["PUT", "GET", "HEAD", "DELETE"]) {
         const r = await req(method, path, method === "PUT" ? { body: "pwned" } : {});
         expect(r.status, `${method} ${path}`).toBe(400);
-        if (method !== "HEAD") expect(json(r), `${method} ${path}`).toMatchObject({ code: "BAD_REQUEST", error: expect.stringContaining(msg) });
+        if (method !== "HEAD")
+          expect(json(r), `${method} ${path}`).toMatchObject({
+            code: "BAD_REQUEST",
+            error: expect.stringContaining(msg),
+          });
       }
     }
     // Double encoding is one decoding away from "..": it names a literal "%2e%2e" file inside the root.
@@ -129,10 +153,47 @@ describe("storage REST", () => {
     expect(readdirSync(parent)).toEqual(["root"]);
   });
 
+  it("accepts a leading ./ as mikcar does: the same object as without it, on every path-taking route", async () => {
+    let r = await req("PUT", "/object/./file.txt", { body: "dot" });
+    expect([r.status, json(r)]).toEqual([201, { path: "file.txt", status: "created" }]);
+    expect((await req("GET", "/object/file.txt")).body.toString()).toBe("dot");
+    expect((await req("GET", "/object/./file.txt")).body.toString()).toBe("dot");
+    expect((await req("GET", "/object/%2E/file.txt")).body.toString()).toBe("dot");
+    expect((await req("HEAD", "/object/./file.txt")).headers["x-object-size"]).toBe("3");
+    expect(json(await req("GET", "/list/./")).objects.map((o: { location: string }) => o.location)).toContain(
+      "file.txt",
+    );
+    const hdr = { "content-type": "application/json" };
+    r = await req("POST", "/copy", {
+      headers: hdr,
+      body: JSON.stringify({ source: "./file.txt", destination: "./dot/copy" }),
+    });
+    expect(json(r)).toEqual({ path: "dot/copy", status: "copied" });
+    expect(json(await req("GET", "/list/./dot"))).toMatchObject({ objects: [{ location: "dot/copy" }] });
+    r = await req("DELETE", "/object/./file.txt");
+    expect([r.status, json(r)]).toEqual([200, { path: "file.txt", status: "deleted" }]);
+    expect((await req("HEAD", "/object/file.txt")).status).toBe(404);
+    expect(readdirSync(root)).not.toContain(".");
+    // Only a leading "./": the rest of the rules stand.
+    for (const [path, msg] of [
+      ["/object/./../x", "Path traversal not allowed"],
+      ["/object/.//x", "Absolute paths not allowed"],
+      ["/object/./a/./b", 'empty or "."'],
+      ["/object/./a%5C..%5Cx", "Path traversal not allowed"],
+      ["/object/./a%00", "Null bytes"],
+    ]) {
+      r = await req("PUT", path!, { body: "x" });
+      expect([r.status, json(r).error], path).toEqual([400, expect.stringContaining(msg!)]);
+    }
+  });
+
   it("names what the REST caller sent in PUT errors: the path and the Content-Type header", async () => {
     let r = await req("PUT", "/object/a//b", { body: "x" });
     expect(json(r)).toMatchObject({ status: 400, error: 'path must not contain empty or "." segments' });
-    r = await req("PUT", "/object/ok", { body: "x", headers: { "content-type": Buffer.from("t\u00ebxt/plain", "latin1").toString("latin1") } });
+    r = await req("PUT", "/object/ok", {
+      body: "x",
+      headers: { "content-type": Buffer.from("t\u00ebxt/plain", "latin1").toString("latin1") },
+    });
     expect(json(r)).toMatchObject({ status: 400, error: expect.stringMatching(/^content-type header /) });
     expect((await req("HEAD", "/object/ok")).status).toBe(404);
   });
@@ -163,7 +224,9 @@ describe("storage REST", () => {
       yield Buffer.from("some bytes");
       await new Promise((r) => setTimeout(r, 2_000));
     }
-    const r = await req("PUT", "/object/stalled", { body: stalls(), headers: { "content-length": 100 } }).catch((e: Error) => e);
+    const r = await req("PUT", "/object/stalled", { body: stalls(), headers: { "content-length": 100 } }).catch(
+      (e: Error) => e,
+    );
     if (!(r instanceof Error)) expect(r.status).toBe(408);
     expect((await req("HEAD", "/object/stalled")).status).toBe(404);
   });
@@ -175,10 +238,18 @@ describe("storage REST", () => {
     r = await req("GET", "/list/pg?limit=2&offset=pg/2");
     expect(json(r)).toMatchObject({ objects: [{ location: "pg/3" }], next_offset: null });
     expect((await req("GET", "/list?limit=0")).status).toBe(400);
+    r = await req("GET", "/list?limit=9223372036854775808");
+    expect(json(r)).toMatchObject({
+      status: 400,
+      error: expect.stringMatching(/^query parameter limit must be a 64-bit integer/),
+    });
     const hdr = { "content-type": "application/json" };
     r = await req("POST", "/copy", { headers: hdr, body: JSON.stringify({ source: "pg/1", destination: "pg/copy" }) });
     expect(json(r)).toEqual({ path: "pg/copy", status: "copied" });
-    r = await req("POST", "/move", { headers: hdr, body: JSON.stringify({ source: "pg/copy", destination: "moved/x" }) });
+    r = await req("POST", "/move", {
+      headers: hdr,
+      body: JSON.stringify({ source: "pg/copy", destination: "moved/x" }),
+    });
     expect(json(r)).toEqual({ path: "moved/x", status: "moved" });
     expect((await req("GET", "/object/moved/x")).body.toString()).toBe("1");
     r = await req("POST", "/move", { headers: hdr, body: JSON.stringify({ source: "pg/1" }) });

@@ -45,9 +45,15 @@ describe.runIf(s3)("s3 credentials", () => {
     try {
       const r = await raw(side.url, "GET", "/storage/object/x");
       expect(r.status).toBe(502);
-      expect(JSON.parse(r.body.toString())).toMatchObject({ code: "BAD_GATEWAY", error: expect.stringMatching(/^S3 refused the (credentials|request)/) });
+      expect(JSON.parse(r.body.toString())).toMatchObject({
+        code: "BAD_GATEWAY",
+        error: expect.stringMatching(/^S3 refused the (credentials|request)/),
+      });
       const put = await raw(side.url, "PUT", "/storage/object/x", { body: "x" });
-      expect(JSON.parse(put.body.toString())).toMatchObject({ status: 502, error: "S3 refused the credentials (InvalidAccessKeyId)" });
+      expect(JSON.parse(put.body.toString())).toMatchObject({
+        status: 502,
+        error: "S3 refused the credentials (InvalidAccessKeyId)",
+      });
     } finally {
       await side.close();
       await fresh!.close();

@@ -26,7 +26,13 @@ export async function startS3rver(): Promise<LocalS3 | undefined> {
 export async function startS3rverOn(wanted: number): Promise<LocalS3> {
   const dir = mkdtempSync(join(tmpdir(), "mikcar-s3rver-"));
   const S3rver = (await import("s3rver")).default;
-  const server = new S3rver({ port: wanted, address: "127.0.0.1", silent: true, directory: dir, configureBuckets: [{ name: BUCKET }] });
+  const server = new S3rver({
+    port: wanted,
+    address: "127.0.0.1",
+    silent: true,
+    directory: dir,
+    configureBuckets: [{ name: BUCKET }],
+  });
   const { port } = await server.run();
   let closed = false;
   const endpoint = `http://127.0.0.1:${port}`;

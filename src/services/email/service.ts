@@ -4,8 +4,13 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { EmailSchema, EmailService, SendResultSchema, type SendResult } from "../../../gen/mikcar/email/v1/email_pb.js";
-import { sidecarError, toEnvelope } from "../../errors.js";
+import {
+  EmailSchema,
+  type EmailService,
+  SendResultSchema,
+  type SendResult,
+} from "../../../gen/mikcar/email/v1/email_pb.js";
+import { sidecarError, toEnvelope } from "../../shared/errors.js";
 import type { EmailBackend } from "./backend.js";
 import { checkEmail } from "./validate.js";
 
@@ -30,10 +35,14 @@ async function mapBounded<T, R>(items: readonly T[], limit: number, f: (x: T) =>
   return out;
 }
 
-export function createEmailService(backend: EmailBackend, opts: EmailServiceOptions = {}): ServiceImpl<typeof EmailService> {
+export function createEmailService(
+  backend: EmailBackend,
+  opts: EmailServiceOptions = {},
+): ServiceImpl<typeof EmailService> {
   const concurrency = opts.batchConcurrency ?? 8;
   const outbox = () => {
-    if (!backend.outbox) throw sidecarError("CONFLICT", `the outbox exists only on the memory:// backend, not ${backend.name}`);
+    if (!backend.outbox)
+      throw sidecarError("CONFLICT", `the outbox exists only on the memory:// backend, not ${backend.name}`);
     return backend.outbox();
   };
   return {
@@ -42,7 +51,8 @@ export function createEmailService(backend: EmailBackend, opts: EmailServiceOpti
     },
 
     async sendBatch(req) {
-      if (req.emails.length > MAX_BATCH) throw sidecarError("BAD_REQUEST", `emails has ${req.emails.length} entries; the limit is ${MAX_BATCH}`);
+      if (req.emails.length > MAX_BATCH)
+        throw sidecarError("BAD_REQUEST", `emails has ${req.emails.length} entries; the limit is ${MAX_BATCH}`);
       const results = await mapBounded(req.emails, concurrency, async (e): Promise<SendResult> => {
         try {
           const r = await backend.send(checkEmail(e));

@@ -2,7 +2,7 @@
  * The KV backend interface. Backends store bytes under string keys with an optional absolute expiry and give
  * identical semantics (checked by one contract suite). Validation lives in the service, not here.
  */
-import { sidecarError } from "../../errors.js";
+import { sidecarError } from "../../shared/errors.js";
 import { compareUtf8 } from "../../shared/utf8-order.js";
 
 export type KvEventType = "set" | "delete" | "expire";

@@ -3,7 +3,7 @@
  * has a bounded buffer: a watcher that falls too far behind is ended with RESOURCE_EXHAUSTED rather than
  * letting memory grow without bound.
  */
-import { sidecarError } from "../../errors.js";
+import { sidecarError } from "../../shared/errors.js";
 import type { KvEvent } from "./backend.js";
 
 const MAX_BUFFERED = 10_000;

@@ -1,14 +1,14 @@
 /** The KV service as a sidecar module: `--kv`, `KV_URL`, backends memory / lmdb / redis. */
 import { KvService } from "../../../gen/mikcar/kv/v1/kv_pb.js";
-import { kvRoutes } from "../../rest/kv.js";
-import { serviceInstance, type ServiceModule } from "../module.js";
+import { type ServiceInstance, type ServiceModule, serviceInstance } from "../module.js";
 import type { KvBackend } from "./backend.js";
 import { KV_SCHEMES, openKvBackend } from "./registry.js";
+import { kvRoutes } from "./rest.js";
 import { createKvService } from "./service.js";
 
-export function kvInstance(backend: KvBackend) {
-  const impl = createKvService(backend);
-  return serviceInstance(KvService, impl, kvRoutes(impl), backend);
+/** A KV service instance over a backend you opened yourself (library use and tests). */
+export function kvInstance(backend: KvBackend, _opts: Record<string, never> = {}): ServiceInstance<typeof KvService> {
+  return serviceInstance(KvService, createKvService(backend), kvRoutes, backend);
 }
 
 export const kvModule: ServiceModule = {

@@ -3,10 +3,10 @@
  * and the mapping between protobuf messages and the backend happen here and nowhere else.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { KvService, WatchResponse_EventType as EventType } from "../../../gen/mikcar/kv/v1/kv_pb.js";
-import { sidecarError } from "../../errors.js";
+import { type KvService, WatchResponse_EventType as EventType } from "../../../gen/mikcar/kv/v1/kv_pb.js";
+import { sidecarError } from "../../shared/errors.js";
 import type { KvBackend, KvEventType } from "./backend.js";
-import { compilePattern, matches } from "./glob.js";
+import { compilePattern } from "./glob.js";
 
 export const MAX_KEY_BYTES = 1024;
 export const DEFAULT_KEYS_LIMIT = 1000;
@@ -18,14 +18,16 @@ const MAX_BATCH = 10_000;
 export function checkKey(key: string, field = "key"): void {
   if (key.length === 0) throw sidecarError("BAD_REQUEST", `${field} must not be empty`);
   const bytes = Buffer.byteLength(key, "utf8");
-  if (bytes > MAX_KEY_BYTES) throw sidecarError("BAD_REQUEST", `${field} is ${bytes} bytes; the limit is ${MAX_KEY_BYTES}`);
+  if (bytes > MAX_KEY_BYTES)
+    throw sidecarError("BAD_REQUEST", `${field} is ${bytes} bytes; the limit is ${MAX_KEY_BYTES}`);
   if (!key.isWellFormed()) throw sidecarError("BAD_REQUEST", `${field} is not valid UTF-8`);
 }
 
 /** Seconds → ms for a TTL: 0 means none, negative or absurd values are refused. */
 function ttlMs(seconds: bigint, field = "ttl_seconds"): number | undefined {
   if (seconds < 0n) throw sidecarError("BAD_REQUEST", `${field} must not be negative, got ${seconds}`);
-  if (seconds > MAX_TTL_SECONDS) throw sidecarError("BAD_REQUEST", `${field} must be at most ${MAX_TTL_SECONDS} seconds`);
+  if (seconds > MAX_TTL_SECONDS)
+    throw sidecarError("BAD_REQUEST", `${field} must be at most ${MAX_TTL_SECONDS} seconds`);
   return seconds === 0n ? undefined : Number(seconds) * 1000;
 }
 
@@ -45,7 +47,8 @@ export function createKvService(kv: KvBackend): ServiceImpl<typeof KvService> {
     },
 
     async getBatch(req) {
-      if (req.keys.length > MAX_BATCH) throw sidecarError("BAD_REQUEST", `keys has ${req.keys.length} entries; the limit is ${MAX_BATCH}`);
+      if (req.keys.length > MAX_BATCH)
+        throw sidecarError("BAD_REQUEST", `keys has ${req.keys.length} entries; the limit is ${MAX_BATCH}`);
       req.keys.forEach((k, i) => checkKey(k, `keys[${i}]`));
       const found = await kv.getMany(req.keys);
       const values: Record<string, Uint8Array> = {};
@@ -63,7 +66,8 @@ export function createKvService(kv: KvBackend): ServiceImpl<typeof KvService> {
 
     async setBatch(req) {
       const entries = Object.entries(req.values);
-      if (entries.length > MAX_BATCH) throw sidecarError("BAD_REQUEST", `values has ${entries.length} entries; the limit is ${MAX_BATCH}`);
+      if (entries.length > MAX_BATCH)
+        throw sidecarError("BAD_REQUEST", `values has ${entries.length} entries; the limit is ${MAX_BATCH}`);
       for (const [k] of entries) checkKey(k, `key ${JSON.stringify(k.slice(0, 64))}`);
       await kv.setMany(entries, ttlMs(req.ttlSeconds));
       return { count: BigInt(entries.length) };
@@ -76,12 +80,14 @@ export function createKvService(kv: KvBackend): ServiceImpl<typeof KvService> {
 
     async keys(req) {
       const limit = req.limit === 0 ? DEFAULT_KEYS_LIMIT : req.limit;
-      if (limit < 1 || limit > MAX_KEYS_LIMIT) throw sidecarError("BAD_REQUEST", `limit must be between 1 and ${MAX_KEYS_LIMIT}, got ${limit}`);
-      if (Buffer.byteLength(req.pattern) > MAX_KEY_BYTES) throw sidecarError("BAD_REQUEST", `pattern is longer than ${MAX_KEY_BYTES} bytes`);
-      const p = compilePattern(req.pattern);
+      if (limit < 1 || limit > MAX_KEYS_LIMIT)
+        throw sidecarError("BAD_REQUEST", `limit must be between 1 and ${MAX_KEYS_LIMIT}, got ${limit}`);
+      if (Buffer.byteLength(req.pattern) > MAX_KEY_BYTES)
+        throw sidecarError("BAD_REQUEST", `pattern is longer than ${MAX_KEY_BYTES} bytes`);
+      const { prefix, match } = compilePattern(req.pattern);
       const page = await kv.keys({
-        prefix: p.prefix,
-        match: p.regex ? (key) => matches(p, key) : null,
+        prefix,
+        match,
         after: req.cursor === "" ? undefined : req.cursor,
         limit,
       });

@@ -1,26 +1,17 @@
 /** The queue service as a sidecar module: `--queue`, `QUEUE_URL`, backends memory / redis / amqp. */
 import { QueueService } from "../../../gen/mikcar/queue/v1/queue_pb.js";
-import type { Logger } from "../../log.js";
-import { queueRoutes } from "../../rest/queue.js";
-import { serviceInstance, type ServiceInstance, type ServiceModule } from "../module.js";
+import { type ServiceInstance, type ServiceModule, serviceInstance } from "../module.js";
 import type { QueueBackend } from "./backend.js";
 import { openQueueBackend, QUEUE_SCHEMES } from "./registry.js";
-import { createQueueService } from "./service.js";
+import { queueRoutes } from "./rest.js";
+import { createQueueService, type QueueServiceOptions } from "./service.js";
 
 export const DEFAULT_MAX_DELIVERIES = 5;
 export const DEFAULT_MAX_TOPIC_LENGTH = 100_000;
 
-/** A service instance over a backend you opened yourself (library use and tests). */
-export function queueInstance(backend: QueueBackend, opts: { requestTimeoutMs: number; log?: Logger }): ServiceInstance {
-  const impl = createQueueService(backend, opts);
-  return serviceInstance(QueueService, impl, queueRoutes(impl), backend);
-}
-
-function positiveInt(v: string | boolean | undefined, fallback: number, flag: string): number {
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--queue-${flag} must be a positive integer, got ${JSON.stringify(v)}`);
-  return n;
+/** A queue service instance over a backend you opened yourself (library use and tests). */
+export function queueInstance(backend: QueueBackend, opts: QueueServiceOptions): ServiceInstance<typeof QueueService> {
+  return serviceInstance(QueueService, createQueueService(backend, opts), queueRoutes, backend);
 }
 
 export const queueModule: ServiceModule = {
@@ -30,20 +21,26 @@ export const queueModule: ServiceModule = {
   schemes: QUEUE_SCHEMES,
   options: {
     "max-deliveries": {
-      type: "string",
+      type: "integer",
+      min: 1,
+      max: 1_000_000,
       env: "QUEUE_MAX_DELIVERIES",
-      description: `deliveries before a message moves to <name>.dlq (default ${DEFAULT_MAX_DELIVERIES})`,
+      description: "deliveries before a message moves to <name>.dlq",
+      default: DEFAULT_MAX_DELIVERIES,
     },
     "max-topic-length": {
-      type: "string",
+      type: "integer",
+      min: 1,
+      max: 1_000_000_000,
       env: "QUEUE_MAX_TOPIC_LENGTH",
-      description: `approximate number of messages a Redis topic stream keeps (default ${DEFAULT_MAX_TOPIC_LENGTH})`,
+      description: "messages a topic group keeps waiting for delivery, oldest dropped first (about, on Redis)",
+      default: DEFAULT_MAX_TOPIC_LENGTH,
     },
   },
   async open(url, ctx) {
     const backend = await openQueueBackend(url, {
-      maxDeliveries: positiveInt(ctx.options["max-deliveries"], DEFAULT_MAX_DELIVERIES, "max-deliveries"),
-      maxTopicLength: positiveInt(ctx.options["max-topic-length"], DEFAULT_MAX_TOPIC_LENGTH, "max-topic-length"),
+      maxDeliveries: ctx.options["max-deliveries"] as number,
+      maxTopicLength: ctx.options["max-topic-length"] as number,
     });
     return queueInstance(backend, { requestTimeoutMs: ctx.limits.requestTimeoutMs, log: ctx.log });
   },

@@ -4,10 +4,10 @@
  */
 import { createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
-import { AckMode, MessageSchema, QueueService } from "../../../gen/mikcar/queue/v1/queue_pb.js";
-import { sidecarError } from "../../errors.js";
-import type { Logger } from "../../log.js";
-import type { Delivery, QueueBackend, Target } from "./backend.js";
+import { AckMode, MessageSchema, type QueueService } from "../../../gen/mikcar/queue/v1/queue_pb.js";
+import { sidecarError } from "../../shared/errors.js";
+import type { Logger } from "../../shared/log.js";
+import { DEFAULT_GROUP, type Delivery, type QueueBackend, type Target } from "./backend.js";
 import { payloadJson } from "./payload.js";
 
 export const MAX_NAME_BYTES = 200;
@@ -23,7 +23,9 @@ const STREAM_POLL_MS = 30_000;
  * false when the client went away first. Auto-ack deliveries are acked or released accordingly. Without it
  * (unary RPC) they are acked when the handler returns, unless the call was already cancelled.
  */
-export const responseWritten = createContextKey<Promise<boolean> | undefined>(undefined, { description: "queue.responseWritten" });
+export const responseWritten = createContextKey<Promise<boolean> | undefined>(undefined, {
+  description: "queue.responseWritten",
+});
 
 export interface QueueServiceOptions {
   /** The server's request timeout; long-polls are clamped below it so they never become a 408. */
@@ -34,7 +36,8 @@ export interface QueueServiceOptions {
 /** Throws BAD_REQUEST unless `name` is a usable queue, topic or group name. */
 export function checkName(name: string, field: string): void {
   if (name.length === 0) throw sidecarError("BAD_REQUEST", `${field} must not be empty`);
-  if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw sidecarError("BAD_REQUEST", `${field} is longer than ${MAX_NAME_BYTES} bytes`);
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES)
+    throw sidecarError("BAD_REQUEST", `${field} is longer than ${MAX_NAME_BYTES} bytes`);
   // `|` separates parts of backend keys; control characters and spaces have no place in a name.
   if (/[\u0000-\u0020\u007f|]/.test(name) || !name.isWellFormed()) {
     throw sidecarError("BAD_REQUEST", `${field} must not contain spaces, control characters or "|"`);
@@ -79,7 +82,14 @@ export function createQueueService(backend: QueueBackend, opts: QueueServiceOpti
     }
   }
 
-  async function deliver(t: Target, max: number, timeoutSeconds: number, mode: AckMode, visSeconds: number, ctx: HandlerContext) {
+  async function deliver(
+    t: Target,
+    max: number,
+    timeoutSeconds: number,
+    mode: AckMode,
+    visSeconds: number,
+    ctx: HandlerContext,
+  ) {
     const vis = seconds(visSeconds, "visibility_seconds", MAX_VISIBILITY_SECONDS) || DEFAULT_VISIBILITY_SECONDS;
     const got = await take(t, max, timeoutSeconds * 1000, vis * 1000, ctx.signal);
     if (got.length > 0 && mode !== AckMode.MANUAL) {
@@ -121,10 +131,11 @@ export function createQueueService(backend: QueueBackend, opts: QueueServiceOpti
 
     async subscribe(req, ctx) {
       checkName(req.topic, "topic");
-      const group = req.group || "default";
+      const group = req.group || DEFAULT_GROUP;
       checkName(group, "group");
       const max = req.maxMessages || DEFAULT_MAX_MESSAGES;
-      if (max > MAX_MESSAGES) throw sidecarError("BAD_REQUEST", `max_messages must be at most ${MAX_MESSAGES}, got ${max}`);
+      if (max > MAX_MESSAGES)
+        throw sidecarError("BAD_REQUEST", `max_messages must be at most ${MAX_MESSAGES}, got ${max}`);
       const t: Target = { kind: "topic", name: req.topic, group };
       return { messages: await deliver(t, max, req.timeoutSeconds, req.ackMode, req.visibilitySeconds, ctx) };
     },
@@ -134,7 +145,8 @@ export function createQueueService(backend: QueueBackend, opts: QueueServiceOpti
       checkId(req.id);
       let result = await backend.ack(t, req.id);
       // mikcar acks topic deliveries without naming a group: fall back to the default group.
-      if (result === "unknown" && req.group === "") result = await backend.ack({ kind: "topic", name: req.name, group: "default" }, req.id);
+      if (result === "unknown" && req.group === "")
+        result = await backend.ack({ kind: "topic", name: req.name, group: DEFAULT_GROUP }, req.id);
       if (result === "unknown") throw sidecarError("NOT_FOUND", `no delivery ${req.id} in ${req.name}`);
       return {};
     },
@@ -144,7 +156,8 @@ export function createQueueService(backend: QueueBackend, opts: QueueServiceOpti
       checkId(req.id);
       const mode = req.deadLetter ? "dead-letter" : "requeue";
       let found = await backend.nack(t, req.id, mode);
-      if (!found && req.group === "") found = await backend.nack({ kind: "topic", name: req.name, group: "default" }, req.id, mode);
+      if (!found && req.group === "")
+        found = await backend.nack({ kind: "topic", name: req.name, group: DEFAULT_GROUP }, req.id, mode);
       if (!found) throw sidecarError("NOT_FOUND", `no delivery ${req.id} in flight in ${req.name}`);
       return {};
     },
@@ -156,10 +169,12 @@ export function createQueueService(backend: QueueBackend, opts: QueueServiceOpti
 
     async *stream(req, ctx) {
       checkName(req.topic, "topic");
-      const group = req.group || "default";
+      const group = req.group || DEFAULT_GROUP;
       checkName(group, "group");
       const t: Target = { kind: "topic", name: req.topic, group };
-      const vis = (seconds(req.visibilitySeconds, "visibility_seconds", MAX_VISIBILITY_SECONDS) || DEFAULT_VISIBILITY_SECONDS) * 1000;
+      const vis =
+        (seconds(req.visibilitySeconds, "visibility_seconds", MAX_VISIBILITY_SECONDS) || DEFAULT_VISIBILITY_SECONDS) *
+        1000;
       const manual = req.ackMode === AckMode.MANUAL;
       while (!ctx.signal.aborted) {
         // One at a time: the next message is taken only when the transport has accepted this one.

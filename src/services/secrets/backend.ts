@@ -3,7 +3,7 @@
  * labels where the store has them (declared as features, so the service refuses what a backend cannot do
  * instead of ignoring it). Errors a backend throws carry names, never values.
  */
-import { sidecarError } from "../../errors.js";
+import { sidecarError } from "../../shared/errors.js";
 
 export interface SecretRecord {
   value: string;
@@ -48,7 +48,10 @@ export interface SecretsBackend {
 }
 
 export const secretNotFound = (name: string, version = "") =>
-  sidecarError("NOT_FOUND", version ? `version ${version} of secret ${JSON.stringify(name)} not found` : `secret not found: ${name}`);
+  sidecarError(
+    "NOT_FOUND",
+    version ? `version ${version} of secret ${JSON.stringify(name)} not found` : `secret not found: ${name}`,
+  );
 
 export const secretExists = (name: string) => sidecarError("ALREADY_EXISTS", `secret already exists: ${name}`);
 

@@ -1,10 +1,10 @@
 /** The secrets service as a sidecar module: `--secrets`, `SECRETS_URL`, `--secrets-cache-ttl`. */
 import { SecretsService } from "../../../gen/mikcar/secrets/v1/secrets_pb.js";
-import { secretsRoutes } from "../../rest/secrets.js";
-import { serviceInstance, type ServiceInstance, type ServiceModule } from "../module.js";
+import { type ServiceInstance, type ServiceModule, serviceInstance } from "../module.js";
 import type { SecretsBackend } from "./backend.js";
 import { SecretCache } from "./cache.js";
 import { openSecretsBackend, SECRETS_SCHEMES } from "./registry.js";
+import { secretsRoutes } from "./rest.js";
 import { createSecretsService } from "./service.js";
 
 export interface SecretsInstanceOptions {
@@ -12,10 +12,14 @@ export interface SecretsInstanceOptions {
   cacheTtlMs?: number;
 }
 
-export function secretsInstance(backend: SecretsBackend, opts: SecretsInstanceOptions = {}): ServiceInstance {
+/** A secrets service instance over a backend you opened yourself (library use and tests). */
+export function secretsInstance(
+  backend: SecretsBackend,
+  opts: SecretsInstanceOptions = {},
+): ServiceInstance<typeof SecretsService> {
   const cache = opts.cacheTtlMs ? new SecretCache({ ttlMs: opts.cacheTtlMs }) : undefined;
   const impl = createSecretsService(backend, cache);
-  return serviceInstance(SecretsService, impl, secretsRoutes(impl), backend, () => cache?.clear());
+  return serviceInstance(SecretsService, impl, secretsRoutes, backend, () => cache?.clear());
 }
 
 export const secretsModule: ServiceModule = {
@@ -25,17 +29,14 @@ export const secretsModule: ServiceModule = {
   schemes: SECRETS_SCHEMES,
   options: {
     "cache-ttl": {
-      type: "string",
+      type: "duration",
       env: "SECRETS_CACHE_TTL",
-      description: "keep secrets read from the backend this long (e.g. 30s); this sidecar's writes refresh them",
-      default: "0",
+      description: "keep secrets read from the backend this long, 0 = no cache; this sidecar's writes refresh them",
+      default: 0,
     },
   },
   async open(url, ctx) {
-    // Imported here, not at the top: config.ts lists the service modules, so a static import would be a cycle.
-    const { parseDuration } = await import("../../config.js");
-    const ttl = ctx.options["cache-ttl"];
-    const cacheTtlMs = typeof ttl === "string" ? parseDuration(ttl, "--secrets-cache-ttl") : 0;
+    const cacheTtlMs = ctx.options["cache-ttl"] as number;
     return secretsInstance(await openSecretsBackend(url), { cacheTtlMs });
   },
 };

@@ -10,7 +10,9 @@ export async function openSecretsBackend(url: string): Promise<SecretsBackend> {
     case "memory":
       return new (await import("./backends/memory.js")).MemorySecrets();
     case "env":
-      return new (await import("./backends/env.js")).EnvSecrets(decodeURIComponent(url.slice("env://".length).split("?")[0]!));
+      return new (await import("./backends/env.js")).EnvSecrets(
+        decodeURIComponent(url.slice("env://".length).split("?")[0]!),
+      );
     case "file":
       return (await import("./backends/file.js")).FileSecrets.open(filePath(url));
     case "vault":

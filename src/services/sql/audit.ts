@@ -4,8 +4,8 @@
  * values written inline ever reach the log.
  */
 import { createHash } from "node:crypto";
-import { toEnvelope } from "../../errors.js";
-import type { Logger } from "../../log.js";
+import { toEnvelope } from "../../shared/errors.js";
+import type { Logger } from "../../shared/log.js";
 import type { SqlBackend, SqlResult, SqlTx, SqlValue } from "./backend.js";
 
 const LEADING_NOISE = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/;
@@ -13,14 +13,16 @@ const MAX_SHOWN = 300;
 
 /** The statement with comments, string literals and numbers removed, whitespace collapsed. */
 export function normalizeSql(sql: string): string {
-  return sql
-    .replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, " ")
-    .replace(/'(?:[^']|'')*'/g, "?")
-    .replace(/\$([A-Za-z_]*)\$[\s\S]*?\$\1\$/g, "?")
-    // Numbers, but not placeholders ($1) or digits inside identifiers (t2).
-    .replace(/(?<![\w$.])\d+(?:\.\d+)?(?:e[+-]?\d+)?\b/gi, "?")
-    .replace(/\s+/g, " ")
-    .trim();
+  return (
+    sql
+      .replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, " ")
+      .replace(/'(?:[^']|'')*'/g, "?")
+      .replace(/\$([A-Za-z_]*)\$[\s\S]*?\$\1\$/g, "?")
+      // Numbers, but not placeholders ($1) or digits inside identifiers (t2).
+      .replace(/(?<![\w$.])\d+(?:\.\d+)?(?:e[+-]?\d+)?\b/gi, "?")
+      .replace(/\s+/g, " ")
+      .trim()
+  );
 }
 
 /** A short stable id of the statement's shape plus its normalized text (truncated). */
@@ -40,16 +42,39 @@ export function leadingKeyword(sql: string): string {
  * Keywords a read-only caller may not start a statement with on Postgres: they end or reconfigure the
  * transaction the backend opened READ ONLY (a COMMIT followed by a write, `SET SESSION CHARACTERISTICS …`).
  */
-export const READONLY_REFUSED = new Set(["begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "prepare", "set", "reset", "discard"]);
+export const READONLY_REFUSED = new Set([
+  "begin",
+  "start",
+  "commit",
+  "end",
+  "rollback",
+  "abort",
+  "savepoint",
+  "release",
+  "prepare",
+  "set",
+  "reset",
+  "discard",
+]);
 
 /**
  * Keywords that begin, end or split a transaction. Refused in every caller's statement: outside a transaction
  * a BEGIN would leave the connection (a pooled one, or SQLite's only one) inside a transaction that never
  * commits, and inside a batch or script a COMMIT would commit half of it.
  */
-export const TRANSACTION_CONTROL = new Set(["begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release"]);
+export const TRANSACTION_CONTROL = new Set([
+  "begin",
+  "start",
+  "commit",
+  "end",
+  "rollback",
+  "abort",
+  "savepoint",
+  "release",
+]);
 
-export const TRANSACTION_CONTROL_MESSAGE = "transaction control statements are not allowed; use /sql/batch or /sql/script";
+export const TRANSACTION_CONTROL_MESSAGE =
+  "transaction control statements are not allowed; use /sql/batch or /sql/script";
 
 /** Wraps a backend so that every statement, in or out of a transaction, writes one audit line. */
 export function auditBackend(backend: SqlBackend, log: Logger): SqlBackend {
@@ -83,7 +108,10 @@ export function auditBackend(backend: SqlBackend, log: Logger): SqlBackend {
     run: (sql, params) => audited(sql, () => backend.run(sql, params), "statement"),
     transaction: (fn, opts) =>
       backend.transaction(
-        (tx) => fn({ run: (sql: string, params: readonly SqlValue[]) => audited(sql, () => tx.run(sql, params), "transaction") } satisfies SqlTx),
+        (tx) =>
+          fn({
+            run: (sql: string, params: readonly SqlValue[]) => audited(sql, () => tx.run(sql, params), "transaction"),
+          } satisfies SqlTx),
         opts,
       ),
     ping: () => backend.ping(),

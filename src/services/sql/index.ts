@@ -1,15 +1,15 @@
 /** The SQL service as a sidecar module: `--sql`, `SQL_URL`, backends postgres / sqlite, and its guard rails. */
 import { availableParallelism } from "node:os";
-import type { ServiceImpl } from "@connectrpc/connect";
 import { SqlService } from "../../../gen/mikcar/sql/v1/sql_pb.js";
-import type { Logger } from "../../log.js";
-import { sqlRoutes } from "../../rest/sql.js";
-import { serviceInstance, type ServiceInstance, type ServiceModule, type ServiceOption } from "../module.js";
+import { createLogger, type Logger } from "../../shared/log.js";
+import { type OptionInput, type OptionSpec, resolveOptions } from "../../shared/option-spec.js";
+import { type ServiceInstance, type ServiceModule, serviceInstance } from "../module.js";
 import { auditBackend } from "./audit.js";
 import type { SqlBackend } from "./backend.js";
 import { SQL_SCHEMES, openSqlBackend } from "./registry.js";
 import { ScriptPool } from "./script/pool.js";
 import type { ScriptLimits } from "./script/protocol.js";
+import { sqlRoutes } from "./rest.js";
 import { createSqlService } from "./service.js";
 
 const MiB = 1024 * 1024;
@@ -30,58 +30,101 @@ export const DEFAULT_SQL_SETTINGS: SqlSettings = {
   scriptWorkers: availableParallelism(),
 };
 
-const options: Record<string, ServiceOption> = {
+const options: Record<string, OptionSpec> = {
   readonly: { type: "boolean", env: "SQL_READONLY", description: "refuse statements that write", default: false },
-  "pool-size": { type: "string", env: "SQL_POOL_SIZE", description: "Postgres connections (default 10)" },
-  "statement-timeout": { type: "string", env: "SQL_STATEMENT_TIMEOUT", description: "per-statement limit in ms, 0 = none (default 30000; Postgres only)" },
-  "script-timeout": { type: "string", env: "SQL_SCRIPT_TIMEOUT", description: "script wall time in ms (default 5000)" },
-  "script-memory": { type: "string", env: "SQL_SCRIPT_MEMORY", description: "script memory in MiB (default 64, at least 16)" },
-  "script-stack": { type: "string", env: "SQL_SCRIPT_STACK", description: "script stack in KiB (default 256)" },
-  "script-workers": { type: "string", env: "SQL_SCRIPT_WORKERS", description: "scripts running at once (default: CPU count)" },
+  "pool-size": {
+    type: "integer",
+    min: 1,
+    max: 1000,
+    env: "SQL_POOL_SIZE",
+    description: "Postgres connections",
+    default: 10,
+  },
+  "statement-timeout": {
+    type: "duration",
+    bare: "ms",
+    max: 86_400_000,
+    env: "SQL_STATEMENT_TIMEOUT",
+    description: "per-statement limit, 0 = none (Postgres only)",
+    default: DEFAULT_SQL_SETTINGS.statementTimeoutMs,
+  },
+  "script-timeout": {
+    type: "duration",
+    bare: "ms",
+    min: 1,
+    max: 3_600_000,
+    env: "SQL_SCRIPT_TIMEOUT",
+    description: "script wall time",
+    default: DEFAULT_SQL_SETTINGS.scripts.timeMs,
+  },
+  "script-memory": {
+    type: "size",
+    bare: "MiB",
+    min: 16 * MiB,
+    max: 4096 * MiB,
+    env: "SQL_SCRIPT_MEMORY",
+    description: "memory of one script",
+    default: DEFAULT_SQL_SETTINGS.scripts.memoryBytes,
+  },
+  "script-stack": {
+    type: "size",
+    bare: "KiB",
+    min: 16 * 1024,
+    max: 64 * MiB,
+    env: "SQL_SCRIPT_STACK",
+    description: "stack of one script",
+    default: DEFAULT_SQL_SETTINGS.scripts.stackBytes,
+  },
+  "script-workers": {
+    type: "integer",
+    min: 1,
+    max: 256,
+    env: "SQL_SCRIPT_WORKERS",
+    description: "scripts running at once",
+    default: DEFAULT_SQL_SETTINGS.scriptWorkers,
+  },
 };
 
-/** An integer option within bounds, with a message naming the flag. */
-function intOption(raw: string | boolean | undefined, name: string, fallback: number, min: number, max: number): number {
-  if (raw === undefined || raw === "") return fallback;
-  const n = typeof raw === "string" && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new Error(`--sql-${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
-  }
-  return n;
-}
-
-export function sqlSettings(o: Record<string, string | boolean | undefined>): SqlSettings {
-  const d = DEFAULT_SQL_SETTINGS;
+/** The SQL settings from the module's options (already parsed and defaulted by the option parser). */
+export function sqlSettings(o: Readonly<Record<string, OptionInput>> = {}): SqlSettings {
+  const v = resolveOptions(options, o, (name) => `--sql-${name}`);
   return {
-    readonly: o.readonly === true || o.readonly === "true" || o.readonly === "1",
-    poolSize: intOption(o["pool-size"], "pool-size", d.poolSize, 1, 1000),
-    statementTimeoutMs: intOption(o["statement-timeout"], "statement-timeout", d.statementTimeoutMs, 0, 86_400_000),
+    readonly: v.readonly as boolean,
+    poolSize: v["pool-size"] as number,
+    statementTimeoutMs: v["statement-timeout"] as number,
     scripts: {
-      timeMs: intOption(o["script-timeout"], "script-timeout", d.scripts.timeMs, 1, 3_600_000),
-      memoryBytes: intOption(o["script-memory"], "script-memory", d.scripts.memoryBytes / MiB, 16, 4096) * MiB,
-      stackBytes: intOption(o["script-stack"], "script-stack", d.scripts.stackBytes / 1024, 16, 65_536) * 1024,
+      timeMs: v["script-timeout"] as number,
+      memoryBytes: v["script-memory"] as number,
+      stackBytes: v["script-stack"] as number,
     },
-    scriptWorkers: intOption(o["script-workers"], "script-workers", d.scriptWorkers, 1, 256),
+    scriptWorkers: v["script-workers"] as number,
   };
 }
 
-/** A SQL service instance over a backend you opened yourself (e.g. embedding the sidecar as a library). */
-export function sqlInstance(backend: SqlBackend, log: Logger, settings: SqlSettings = DEFAULT_SQL_SETTINGS): ServiceInstance & { impl: ServiceImpl<typeof SqlService> } {
-  const audited = auditBackend(backend, log);
+export interface SqlInstanceOptions {
+  log?: Logger;
+  settings?: SqlSettings;
+}
+
+/** A SQL service instance over a backend you opened yourself (library use and tests). */
+export function sqlInstance(backend: SqlBackend, opts: SqlInstanceOptions = {}): ServiceInstance<typeof SqlService> {
+  const settings = opts.settings ?? DEFAULT_SQL_SETTINGS;
+  const audited = auditBackend(backend, opts.log ?? createLogger("silent"));
   const scripts = new ScriptPool(settings.scripts, settings.scriptWorkers);
-  const impl = createSqlService(audited, scripts);
-  return { ...serviceInstance(SqlService, impl, sqlRoutes(impl), backend, () => scripts.close()), impl };
+  return serviceInstance(SqlService, createSqlService(audited, scripts), sqlRoutes, backend, () => scripts.close());
 }
 
 export const sqlModule: ServiceModule = {
   name: "sql",
   summary: "SQL queries, atomic batches and transactional JavaScript scripts (postgres, sqlite)",
   defaultUrl: "sqlite://./data/app.db",
+  // mikcar configures SQL with DATABASE_URL; SQL_URL, named like every other service's, wins.
+  urlEnv: ["SQL_URL", "DATABASE_URL"],
   schemes: SQL_SCHEMES,
   options,
   async open(url, ctx) {
     const settings = sqlSettings(ctx.options);
     const backend = await openSqlBackend(url, settings);
-    return sqlInstance(backend, ctx.log, settings);
+    return sqlInstance(backend, { log: ctx.log, settings });
   },
 };

@@ -4,7 +4,7 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { SqlService, Statement } from "../../../gen/mikcar/sql/v1/sql_pb.js";
-import { SidecarError, sidecarError } from "../../errors.js";
+import { SidecarError, sidecarError } from "../../shared/errors.js";
 import type { SqlBackend, SqlValue } from "./backend.js";
 import { pbOfValue, valueOfPb } from "./values.js";
 import { runScript } from "./script/run.js";
@@ -17,11 +17,13 @@ const MAX_STATEMENTS = 1_000;
 /** Throws BAD_REQUEST unless `sql` is a usable statement; `field` names it in the message. */
 function checkSql(sql: string, field = "sql"): void {
   if (sql.trim() === "") throw sidecarError("BAD_REQUEST", `${field} must not be empty`);
-  if (sql.length > MAX_SQL_BYTES) throw sidecarError("BAD_REQUEST", `${field} is longer than ${MAX_SQL_BYTES} characters`);
+  if (sql.length > MAX_SQL_BYTES)
+    throw sidecarError("BAD_REQUEST", `${field} is longer than ${MAX_SQL_BYTES} characters`);
 }
 
 function params(values: readonly { kind: unknown }[], field = "params"): SqlValue[] {
-  if (values.length > MAX_PARAMS) throw sidecarError("BAD_REQUEST", `${field} has ${values.length} entries; the limit is ${MAX_PARAMS}`);
+  if (values.length > MAX_PARAMS)
+    throw sidecarError("BAD_REQUEST", `${field} has ${values.length} entries; the limit is ${MAX_PARAMS}`);
   return (values as Parameters<typeof valueOfPb>[0][]).map(valueOfPb);
 }
 
@@ -52,7 +54,8 @@ export function createSqlService(backend: SqlBackend, scripts: ScriptPool): Serv
     async batch(req) {
       const n = req.statements.length;
       if (n === 0) throw sidecarError("BAD_REQUEST", "statements must not be empty");
-      if (n > MAX_STATEMENTS) throw sidecarError("BAD_REQUEST", `statements has ${n} entries; the limit is ${MAX_STATEMENTS}`);
+      if (n > MAX_STATEMENTS)
+        throw sidecarError("BAD_REQUEST", `statements has ${n} entries; the limit is ${MAX_STATEMENTS}`);
       const stmts = req.statements.map((s: Statement, i) => {
         checkSql(s.sql, `statements[${i}].sql`);
         return { sql: s.sql, params: params(s.params, `statements[${i}].params`) };
@@ -77,10 +80,10 @@ export function createSqlService(backend: SqlBackend, scripts: ScriptPool): Serv
 
     async script(req) {
       if (req.script.trim() === "") throw sidecarError("BAD_REQUEST", "script must not be empty");
-      if (req.script.length > MAX_SQL_BYTES) throw sidecarError("BAD_REQUEST", `script is longer than ${MAX_SQL_BYTES} characters`);
+      if (req.script.length > MAX_SQL_BYTES)
+        throw sidecarError("BAD_REQUEST", `script is longer than ${MAX_SQL_BYTES} characters`);
       const r = await runScript(backend, scripts, req.script, req.inputJson);
       return { resultJson: r.resultJson, queriesExecuted: BigInt(r.queries) };
     },
   };
 }
-

@@ -4,8 +4,8 @@
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Value, ValueSchema } from "../../../gen/mikcar/sql/v1/sql_pb.js";
-import { sidecarError } from "../../errors.js";
-import { parseExact, stringifyExact } from "../../rest/json.js";
+import { sidecarError } from "../../shared/errors.js";
+import { parseExact, stringifyExact } from "../../shared/exact-json.js";
 import { isDatetime, isDecimal, type SqlValue } from "./backend.js";
 
 type PbValueInit = MessageInitShape<typeof ValueSchema>;

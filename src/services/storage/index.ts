@@ -1,18 +1,19 @@
 /** The storage service as a sidecar module: `--storage`, `STORAGE_URL`, backends memory / file / s3. */
 import { StorageService } from "../../../gen/mikcar/storage/v1/storage_pb.js";
-import { storageRoutes } from "../../rest/storage.js";
-import { parseSeconds, parseSize } from "../../shared/size.js";
-import { serviceInstance, type ServiceInstance, type ServiceModule } from "../module.js";
+import { type ServiceInstance, type ServiceModule, serviceInstance } from "../module.js";
 import type { StorageBackend } from "./backend.js";
 import { openStorageBackend, STORAGE_SCHEMES } from "./registry.js";
+import { storageRoutes } from "./rest.js";
 import { createStorageService, type StorageServiceOptions } from "./service.js";
 
-export const DEFAULT_MAX_OBJECT_SIZE = "5GiB";
+export const DEFAULT_MAX_OBJECT_BYTES = 5 * 1024 ** 3;
 
-/** A storage service instance over a backend you opened yourself. */
-export function storageInstance(backend: StorageBackend, opts: StorageServiceOptions): ServiceInstance {
-  const impl = createStorageService(backend, opts);
-  return serviceInstance(StorageService, impl, storageRoutes(impl), backend);
+/** A storage service instance over a backend you opened yourself (library use and tests). */
+export function storageInstance(
+  backend: StorageBackend,
+  opts: StorageServiceOptions,
+): ServiceInstance<typeof StorageService> {
+  return serviceInstance(StorageService, createStorageService(backend, opts), storageRoutes, backend);
 }
 
 export const storageModule: ServiceModule = {
@@ -22,24 +23,24 @@ export const storageModule: ServiceModule = {
   schemes: STORAGE_SCHEMES,
   options: {
     "max-object-size": {
-      type: "string",
+      type: "size",
+      min: 1,
       env: "STORAGE_MAX_OBJECT_SIZE",
-      description: "largest object accepted by uploads (bytes, or e.g. 512MiB, 5GiB)",
-      default: DEFAULT_MAX_OBJECT_SIZE,
+      description: "largest object accepted by uploads",
+      default: DEFAULT_MAX_OBJECT_BYTES,
     },
     "idle-timeout": {
-      type: "string",
+      type: "duration",
       env: "STORAGE_IDLE_TIMEOUT",
-      description: "seconds an upload may send nothing before it is dropped (0 = never); default: the request timeout",
+      description: "time an upload may send nothing before it is dropped (0 = never); default: the request timeout",
     },
   },
   async open(url, ctx) {
-    const size = ctx.options["max-object-size"];
-    const idle = ctx.options["idle-timeout"];
+    const idle = ctx.options["idle-timeout"] as number | undefined;
     const opts: StorageServiceOptions = {
-      maxObjectBytes: parseSize(typeof size === "string" ? size : DEFAULT_MAX_OBJECT_SIZE, "--storage-max-object-size"),
+      maxObjectBytes: ctx.options["max-object-size"] as number,
       maxMessageBytes: ctx.limits.maxBodyBytes,
-      idleTimeoutMs: typeof idle === "string" ? parseSeconds(idle, "--storage-idle-timeout") : ctx.limits.requestTimeoutMs,
+      idleTimeoutMs: idle ?? ctx.limits.requestTimeoutMs,
     };
     return storageInstance(await openStorageBackend(url), opts);
   },

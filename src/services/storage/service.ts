@@ -5,10 +5,10 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import * as pb from "../../../gen/mikcar/storage/v1/storage_pb.js";
-import { sidecarError } from "../../errors.js";
+import type * as pb from "../../../gen/mikcar/storage/v1/storage_pb.js";
+import { sidecarError } from "../../shared/errors.js";
 import type { ObjectMeta, StorageBackend } from "./backend.js";
-import { checkPath, checkPrefix, MAX_PATH_BYTES } from "./paths.js";
+import { listPrefix, MAX_PATH_BYTES, objectPath } from "./paths.js";
 import { guarded, tooLarge, withIdle } from "./streams.js";
 
 export const DEFAULT_LIST_LIMIT = 1000;
@@ -35,7 +35,11 @@ export function objectInfo(m: ObjectMeta): MessageInitShape<typeof pb.ObjectInfo
 
 /** If-None-Match semantics (weak comparison, RFC 9110 13.1.2): "*" or any listed tag equal to `etag`. */
 export function etagMatches(ifNoneMatch: string, etag: string): boolean {
-  const bare = (t: string) => t.trim().replace(/^W\//, "").replace(/^"(.*)"$/, "$1");
+  const bare = (t: string) =>
+    t
+      .trim()
+      .replace(/^W\//, "")
+      .replace(/^"(.*)"$/, "$1");
   if (ifNoneMatch.trim() === "*") return true;
   return ifNoneMatch.split(",").some((t) => bare(t) === bare(etag));
 }
@@ -55,7 +59,8 @@ export function resolveRange(range: pb.ByteRange | undefined, size: number): [nu
   }
   const start = Number(range.start);
   if (start >= size) throw unsatisfiable();
-  if (range.end !== undefined && range.end < range.start) throw sidecarError("BAD_REQUEST", "range end is before its start");
+  if (range.end !== undefined && range.end < range.start)
+    throw sidecarError("BAD_REQUEST", "range end is before its start");
   const end = range.end === undefined ? size : Math.min(size, Number(range.end) + 1);
   return [start, end];
 }
@@ -67,8 +72,10 @@ const MAX_CONTENT_TYPE = 1024;
  * other controls; non-ASCII, which it would mangle as Latin-1) would turn every read of the object into a 500.
  */
 export function checkContentType(value: string, field: string): void {
-  if (value.length > MAX_CONTENT_TYPE) throw sidecarError("BAD_REQUEST", `${field} is longer than ${MAX_CONTENT_TYPE} characters`);
-  if (/[^\t\x20-\x7e]/.test(value)) throw sidecarError("BAD_REQUEST", `${field} must be printable ASCII (it is sent back as a header)`);
+  if (value.length > MAX_CONTENT_TYPE)
+    throw sidecarError("BAD_REQUEST", `${field} is longer than ${MAX_CONTENT_TYPE} characters`);
+  if (/[^\t\x20-\x7e]/.test(value))
+    throw sidecarError("BAD_REQUEST", `${field} must be printable ASCII (it is sent back as a header)`);
 }
 
 function notFound(path: string) {
@@ -79,10 +86,13 @@ async function* single(data: Uint8Array) {
   if (data.length > 0) yield data;
 }
 
-export function createStorageService(backend: StorageBackend, opts: StorageServiceOptions): ServiceImpl<typeof pb.StorageService> {
-  async function copyObject(source: string, destination: string): Promise<ObjectMeta> {
-    checkPath(source, "source");
-    checkPath(destination, "destination");
+export function createStorageService(
+  backend: StorageBackend,
+  opts: StorageServiceOptions,
+): ServiceImpl<typeof pb.StorageService> {
+  async function copyObject(rawSource: string, rawDestination: string): Promise<ObjectMeta> {
+    const source = objectPath(rawSource, "source");
+    const destination = objectPath(rawDestination, "destination");
     // S3 refuses a copy onto itself (InvalidRequest) and the streamed copy would rewrite it for nothing.
     if (source === destination) return (await backend.head(source)) ?? Promise.reject(notFound(source));
     if (backend.copy) return (await backend.copy(source, destination)) ?? Promise.reject(notFound(source));
@@ -90,7 +100,9 @@ export function createStorageService(backend: StorageBackend, opts: StorageServi
     if (!reader) throw notFound(source);
     try {
       if (reader.meta.size > opts.maxObjectBytes) throw tooLarge(opts.maxObjectBytes);
-      return await backend.write(destination, reader.body(0, reader.meta.size), { contentType: reader.meta.contentType });
+      return await backend.write(destination, reader.body(0, reader.meta.size), {
+        contentType: reader.meta.contentType,
+      });
     } finally {
       await reader.close();
     }
@@ -98,13 +110,16 @@ export function createStorageService(backend: StorageBackend, opts: StorageServi
 
   return {
     async get(req) {
-      checkPath(req.path);
-      const reader = await backend.open(req.path);
-      if (!reader) throw notFound(req.path);
+      const path = objectPath(req.path);
+      const reader = await backend.open(path);
+      if (!reader) throw notFound(path);
       try {
         const { meta } = reader;
         if (meta.size > opts.maxMessageBytes) {
-          throw sidecarError("PAYLOAD_TOO_LARGE", `object is ${meta.size} bytes, more than Get returns (${opts.maxMessageBytes}); use Download`);
+          throw sidecarError(
+            "PAYLOAD_TOO_LARGE",
+            `object is ${meta.size} bytes, more than Get returns (${opts.maxMessageBytes}); use Download`,
+          );
         }
         const chunks: Uint8Array[] = [];
         for await (const c of reader.body(0, meta.size)) chunks.push(c);
@@ -115,39 +130,42 @@ export function createStorageService(backend: StorageBackend, opts: StorageServi
     },
 
     async put(req, ctx) {
-      checkPath(req.path);
+      const path = objectPath(req.path);
       checkContentType(req.contentType, "content_type");
       if (req.data.length > opts.maxObjectBytes) throw tooLarge(opts.maxObjectBytes);
-      const meta = await backend.write(req.path, single(req.data), { contentType: req.contentType, signal: ctx.signal });
+      const meta = await backend.write(path, single(req.data), { contentType: req.contentType, signal: ctx.signal });
       return { info: objectInfo(meta) };
     },
 
     async delete(req) {
-      checkPath(req.path);
-      if (!(await backend.delete(req.path))) throw notFound(req.path);
+      const path = objectPath(req.path);
+      if (!(await backend.delete(path))) throw notFound(path);
       return {};
     },
 
     async head(req) {
-      checkPath(req.path);
-      const meta = await backend.head(req.path);
-      if (!meta) throw notFound(req.path);
-      return { info: objectInfo(meta) };
+      const path = objectPath(req.path);
+      const meta = await backend.head(path);
+      if (!meta) throw notFound(path);
+      const notModified = req.ifNoneMatch !== "" && etagMatches(req.ifNoneMatch, meta.etag);
+      return { info: objectInfo(meta), notModified };
     },
 
     async list(req) {
-      const prefix = checkPrefix(req.prefix);
+      const prefix = listPrefix(req.prefix);
       const limit = req.limit === 0 ? DEFAULT_LIST_LIMIT : req.limit;
-      if (limit < 1 || limit > MAX_LIST_LIMIT) throw sidecarError("BAD_REQUEST", `limit must be between 1 and ${MAX_LIST_LIMIT}, got ${limit}`);
-      if (Buffer.byteLength(req.cursor) > MAX_PATH_BYTES) throw sidecarError("BAD_REQUEST", `cursor is longer than ${MAX_PATH_BYTES} bytes`);
+      if (limit < 1 || limit > MAX_LIST_LIMIT)
+        throw sidecarError("BAD_REQUEST", `limit must be between 1 and ${MAX_LIST_LIMIT}, got ${limit}`);
+      if (Buffer.byteLength(req.cursor) > MAX_PATH_BYTES)
+        throw sidecarError("BAD_REQUEST", `cursor is longer than ${MAX_PATH_BYTES} bytes`);
       const page = await backend.list({ prefix, after: req.cursor === "" ? undefined : req.cursor, limit });
       return { objects: page.objects.map(objectInfo), nextCursor: page.more ? page.objects.at(-1)!.path : "" };
     },
 
     async *download(req, ctx) {
-      checkPath(req.path);
-      const reader = await backend.open(req.path);
-      if (!reader) throw notFound(req.path);
+      const path = objectPath(req.path);
+      const reader = await backend.open(path);
+      if (!reader) throw notFound(path);
       try {
         const { meta } = reader;
         const info = objectInfo(meta);
@@ -171,15 +189,19 @@ export function createStorageService(backend: StorageBackend, opts: StorageServi
         throw sidecarError("BAD_REQUEST", "the first upload message must carry metadata");
       }
       const md = first.value.part.value;
-      checkPath(md.path, "metadata.path");
-      checkContentType(md.contentType, "metadata.content_type");
-      if (md.size !== undefined && md.size < 0n) throw sidecarError("BAD_REQUEST", "metadata.size must not be negative");
+      // Named as the caller sent them: a REST client gave a URL path and a header, not upload metadata.
+      const rest = ctx.protocolName === "rest";
+      const path = objectPath(md.path, rest ? "path" : "metadata.path");
+      checkContentType(md.contentType, rest ? "content-type header" : "metadata.content_type");
+      if (md.size !== undefined && md.size < 0n)
+        throw sidecarError("BAD_REQUEST", "metadata.size must not be negative");
       if (md.size !== undefined && md.size > BigInt(opts.maxObjectBytes)) throw tooLarge(opts.maxObjectBytes);
       const chunks: AsyncIterator<Uint8Array> = {
         async next() {
           const r = await it.next();
           if (r.done) return { done: true, value: undefined };
-          if (r.value.part.case !== "chunk") throw sidecarError("BAD_REQUEST", "only the first upload message may carry metadata");
+          if (r.value.part.case !== "chunk")
+            throw sidecarError("BAD_REQUEST", "only the first upload message may carry metadata");
           return { done: false, value: r.value.part.value };
         },
         return: async () => (await it.return?.(), { done: true, value: undefined }),
@@ -190,7 +212,7 @@ export function createStorageService(backend: StorageBackend, opts: StorageServi
         idleMs: opts.idleTimeoutMs,
         signal: ctx.signal,
       });
-      const meta = await backend.write(md.path, body, { contentType: md.contentType, signal: ctx.signal });
+      const meta = await backend.write(path, body, { contentType: md.contentType, signal: ctx.signal });
       return { info: objectInfo(meta) };
     },
 
@@ -199,17 +221,16 @@ export function createStorageService(backend: StorageBackend, opts: StorageServi
     },
 
     async move(req) {
-      checkPath(req.source, "source");
-      checkPath(req.destination, "destination");
+      const source = objectPath(req.source, "source");
+      const destination = objectPath(req.destination, "destination");
       if (backend.move) {
-        const meta = await backend.move(req.source, req.destination);
-        if (!meta) throw notFound(req.source);
+        const meta = await backend.move(source, destination);
+        if (!meta) throw notFound(source);
         return { info: objectInfo(meta) };
       }
-      const meta = await copyObject(req.source, req.destination);
-      if (req.source !== req.destination) await backend.delete(req.source);
+      const meta = await copyObject(source, destination);
+      if (source !== destination) await backend.delete(source);
       return { info: objectInfo(meta) };
     },
   };
 }
-

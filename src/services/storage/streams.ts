@@ -1,5 +1,5 @@
 /** Guards for streamed uploads: a size limit, an announced size, an idle timeout and the caller's signal. */
-import { sidecarError } from "../../errors.js";
+import { sidecarError } from "../../shared/errors.js";
 
 export interface GuardOptions {
   maxBytes: number;
@@ -23,7 +23,10 @@ export function withIdle<T>(p: Promise<T>, idleMs: number, signal?: AbortSignal)
   return new Promise<T>((resolve, reject) => {
     const timer =
       idleMs > 0
-        ? setTimeout(() => finish(() => reject(sidecarError("REQUEST_TIMEOUT", `upload stalled: no data for ${idleMs} ms`))), idleMs)
+        ? setTimeout(
+            () => finish(() => reject(sidecarError("REQUEST_TIMEOUT", `upload stalled: no data for ${idleMs} ms`))),
+            idleMs,
+          )
         : undefined;
     const onAbort = () => finish(() => reject(signal!.reason ?? sidecarError("REQUEST_TIMEOUT", "upload cancelled")));
     const finish = (f: () => void) => {

@@ -17,7 +17,11 @@ interface Stored {
   current: string;
 }
 
-const fail = (type: string, message: string) => ({ status: 400, json: { __type: type, message }, headers: { "x-amzn-errortype": type } });
+const fail = (type: string, message: string) => ({
+  status: 400,
+  json: { __type: type, message },
+  headers: { "x-amzn-errortype": type },
+});
 const notFound = () => fail("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
 
 export async function startAwsSmFake(accessKeyId: string): Promise<FakeServer> {
@@ -33,28 +37,57 @@ export async function startAwsSmFake(accessKeyId: string): Promise<FakeServer> {
     const s = secrets.get(input.SecretId ?? input.Name);
     switch (op) {
       case "CreateSecret": {
-        if (secrets.has(input.Name)) return fail("ResourceExistsException", `The operation failed because the secret ${input.Name} already exists.`);
+        if (secrets.has(input.Name))
+          return fail(
+            "ResourceExistsException",
+            `The operation failed because the secret ${input.Name} already exists.`,
+          );
         const id = input.ClientRequestToken ?? randomUUID();
         const t = now();
         const arn = `arn:aws:secretsmanager:us-east-1:000000000000:secret:${input.Name}-AbCdEf`;
-        secrets.set(input.Name, { arn, created: t, changed: t, tags: input.Tags ?? [], versions: new Map([[id, { value: input.SecretString, created: t }]]), current: id });
+        secrets.set(input.Name, {
+          arn,
+          created: t,
+          changed: t,
+          tags: input.Tags ?? [],
+          versions: new Map([[id, { value: input.SecretString, created: t }]]),
+          current: id,
+        });
         return { status: 200, json: { ARN: arn, Name: input.Name, VersionId: id } };
       }
       case "GetSecretValue": {
         if (!s) return notFound();
         const id = input.VersionId ?? s.current;
         const v = s.versions.get(id);
-        if (!v) return fail("ResourceNotFoundException", `Secrets Manager can't find the specified secret value for VersionId: ${id}`);
+        if (!v)
+          return fail(
+            "ResourceNotFoundException",
+            `Secrets Manager can't find the specified secret value for VersionId: ${id}`,
+          );
         return {
           status: 200,
-          json: { ARN: s.arn, Name: input.SecretId, VersionId: id, SecretString: v.value, VersionStages: id === s.current ? ["AWSCURRENT"] : ["AWSPREVIOUS"], CreatedDate: v.created },
+          json: {
+            ARN: s.arn,
+            Name: input.SecretId,
+            VersionId: id,
+            SecretString: v.value,
+            VersionStages: id === s.current ? ["AWSCURRENT"] : ["AWSPREVIOUS"],
+            CreatedDate: v.created,
+          },
         };
       }
       case "DescribeSecret":
         if (!s) return notFound();
         return {
           status: 200,
-          json: { ARN: s.arn, Name: input.SecretId, CreatedDate: s.created, LastChangedDate: s.changed, Tags: s.tags, VersionIdsToStages: { [s.current]: ["AWSCURRENT"] } },
+          json: {
+            ARN: s.arn,
+            Name: input.SecretId,
+            CreatedDate: s.created,
+            LastChangedDate: s.changed,
+            Tags: s.tags,
+            VersionIdsToStages: { [s.current]: ["AWSCURRENT"] },
+          },
         };
       case "PutSecretValue": {
         if (!s) return notFound();
@@ -62,7 +95,10 @@ export async function startAwsSmFake(accessKeyId: string): Promise<FakeServer> {
         s.changed = now();
         s.versions.set(id, { value: input.SecretString, created: s.changed });
         s.current = id;
-        return { status: 200, json: { ARN: s.arn, Name: input.SecretId, VersionId: id, VersionStages: ["AWSCURRENT"] } };
+        return {
+          status: 200,
+          json: { ARN: s.arn, Name: input.SecretId, VersionId: id, VersionStages: ["AWSCURRENT"] },
+        };
       }
       case "DeleteSecret":
         if (!s) return notFound();
@@ -75,9 +111,19 @@ export async function startAwsSmFake(accessKeyId: string): Promise<FakeServer> {
         const max = input.MaxResults ?? 100;
         const page = names.slice(start, start + max).map((n) => {
           const x = secrets.get(n)!;
-          return { ARN: x.arn, Name: n, CreatedDate: x.created, LastChangedDate: x.changed, Tags: x.tags, SecretVersionsToStages: { [x.current]: ["AWSCURRENT"] } };
+          return {
+            ARN: x.arn,
+            Name: n,
+            CreatedDate: x.created,
+            LastChangedDate: x.changed,
+            Tags: x.tags,
+            SecretVersionsToStages: { [x.current]: ["AWSCURRENT"] },
+          };
         });
-        return { status: 200, json: { SecretList: page, ...(start + max < names.length ? { NextToken: String(start + max) } : {}) } };
+        return {
+          status: 200,
+          json: { SecretList: page, ...(start + max < names.length ? { NextToken: String(start + max) } : {}) },
+        };
       }
       default:
         return fail("UnknownOperationException", `unknown operation ${op}`);

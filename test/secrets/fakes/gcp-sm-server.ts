@@ -11,17 +11,30 @@ interface Stored {
   versions: Array<{ data: string; created: string }>;
 }
 
-const gerr = (code: number, status: string, message: string) => ({ status: code, json: { error: { code, message, status } } });
+const gerr = (code: number, status: string, message: string) => ({
+  status: code,
+  json: { error: { code, message, status } },
+});
 
 export async function startGcpSmFake(project: string, token: string): Promise<FakeServer> {
   const secrets = new Map<string, Stored>();
   const base = `/v1/projects/${project}/secrets`;
   // Real responses name the project by number.
   const full = (id: string) => `projects/123456789/secrets/${id}`;
-  const secretJson = (id: string, s: Stored) => ({ name: full(id), replication: { automatic: {} }, createTime: s.created, labels: s.labels, etag: '"1"' });
+  const secretJson = (id: string, s: Stored) => ({
+    name: full(id),
+    replication: { automatic: {} },
+    createTime: s.created,
+    labels: s.labels,
+    etag: '"1"',
+  });
   return startFake((req, body) => {
     if (req.headers.authorization !== `Bearer ${token}`) {
-      return gerr(401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token.");
+      return gerr(
+        401,
+        "UNAUTHENTICATED",
+        "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+      );
     }
     const url = new URL(req.url ?? "/", "http://x");
     if (!url.pathname.startsWith(base)) return gerr(404, "NOT_FOUND", "Requested entity was not found.");
@@ -41,7 +54,14 @@ export async function startGcpSmFake(project: string, token: string): Promise<Fa
       const start = Number(url.searchParams.get("pageToken") || 0);
       const size = Number(url.searchParams.get("pageSize") || 25000);
       const page = ids.slice(start, start + size).map((k) => secretJson(k, secrets.get(k)!));
-      return { status: 200, json: { secrets: page, ...(start + size < ids.length ? { nextPageToken: String(start + size) } : {}), totalSize: ids.length } };
+      return {
+        status: 200,
+        json: {
+          secrets: page,
+          ...(start + size < ids.length ? { nextPageToken: String(start + size) } : {}),
+          totalSize: ids.length,
+        },
+      };
     }
     const m = /^\/([^/:]+)(?::addVersion|\/versions\/([^/:]+)(:access)?)?$/.exec(rest);
     if (!m) return gerr(404, "NOT_FOUND", "Requested entity was not found.");
@@ -51,7 +71,10 @@ export async function startGcpSmFake(project: string, token: string): Promise<Fa
     if (rest.endsWith(":addVersion") && method === "POST") {
       s.versions.push({ data: input.payload?.data ?? "", created: new Date().toISOString() });
       const n = s.versions.length;
-      return { status: 200, json: { name: `${full(id!)}/versions/${n}`, createTime: s.versions[n - 1]!.created, state: "ENABLED" } };
+      return {
+        status: 200,
+        json: { name: `${full(id!)}/versions/${n}`, createTime: s.versions[n - 1]!.created, state: "ENABLED" },
+      };
     }
     if (ver !== undefined && method === "GET") {
       const n = ver === "latest" ? s.versions.length : Number(ver);

@@ -5,7 +5,10 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type FakeHandler = (req: http.IncomingMessage, body: string) => { status: number; json?: unknown; headers?: Record<string, string> };
+export type FakeHandler = (
+  req: http.IncomingMessage,
+  body: string,
+) => { status: number; json?: unknown; headers?: Record<string, string> };
 
 export interface FakeServer {
   url: string;
@@ -16,7 +19,10 @@ export interface FakeServer {
   seen: Array<{ method: string; url: string; headers: http.IncomingHttpHeaders; body: string }>;
 }
 
-export async function startFake(handle: FakeHandler, opts: { server?: () => http.Server; scheme?: string } = {}): Promise<FakeServer> {
+export async function startFake(
+  handle: FakeHandler,
+  opts: { server?: () => http.Server; scheme?: string } = {},
+): Promise<FakeServer> {
   let server: http.Server;
   const seen: FakeServer["seen"] = [];
   let port = 0;

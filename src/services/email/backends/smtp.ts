@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import type { Transporter } from "nodemailer";
 import type SMTPPool from "nodemailer/lib/smtp-pool/index.js";
-import { sidecarError, SidecarError } from "../../../errors.js";
+import { sidecarError, SidecarError } from "../../../shared/errors.js";
 import type { EmailBackend, OutgoingEmail, SendOutcome } from "../backend.js";
 
 const PLAIN_PORTS = new Set([25, 1025, 2525]);
@@ -23,7 +23,8 @@ export function smtpOptions(url: string): SMTPPool.Options {
   const caFile = q.get("ca_file");
   const user = decodeURIComponent(u.username);
   const maxConnections = Number(q.get("max_connections") ?? 5);
-  if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new Error("smtp URL: max_connections must be a positive integer");
+  if (!Number.isInteger(maxConnections) || maxConnections < 1)
+    throw new Error("smtp URL: max_connections must be a positive integer");
   return {
     pool: !/^(off|false|0|no)$/i.test(q.get("pool") ?? ""),
     maxConnections,
@@ -50,14 +51,24 @@ export function mapSmtpError(err: unknown): SidecarError {
   if (err instanceof SidecarError) return err;
   const e = err as { code?: string; response?: string; responseCode?: number; message?: string };
   if (e.responseCode !== undefined && e.response) {
-    return sidecarError("BAD_GATEWAY", `SMTP server refused the message: ${e.response.slice(0, 500)}`, { success: false });
+    return sidecarError("BAD_GATEWAY", `SMTP server refused the message: ${e.response.slice(0, 500)}`, {
+      success: false,
+    });
   }
   if (e.code === "EAUTH") return sidecarError("BAD_GATEWAY", "SMTP server refused the credentials", { success: false });
-  if (e.code === "EENVELOPE") return sidecarError("BAD_GATEWAY", `SMTP server refused every recipient`, { success: false });
+  if (e.code === "EENVELOPE")
+    return sidecarError("BAD_GATEWAY", `SMTP server refused every recipient`, { success: false });
   // The server answered but not securely enough: that is the server's failing, not an outage.
-  const tlsFailure = e.code === "ETLS" || (e.code === "ESOCKET" && /certificate|self[- ]signed|tls|ssl/i.test(e.message ?? ""));
-  if (tlsFailure) return sidecarError("BAD_GATEWAY", "SMTP server offered no usable TLS (no STARTTLS, or a certificate that is not trusted)", { success: false });
-  if (e.code && NETWORK.has(e.code)) return sidecarError("UNAVAILABLE", `SMTP server is unreachable (${e.code})`, { success: false });
+  const tlsFailure =
+    e.code === "ETLS" || (e.code === "ESOCKET" && /certificate|self[- ]signed|tls|ssl/i.test(e.message ?? ""));
+  if (tlsFailure)
+    return sidecarError(
+      "BAD_GATEWAY",
+      "SMTP server offered no usable TLS (no STARTTLS, or a certificate that is not trusted)",
+      { success: false },
+    );
+  if (e.code && NETWORK.has(e.code))
+    return sidecarError("UNAVAILABLE", `SMTP server is unreachable (${e.code})`, { success: false });
   return sidecarError("BAD_GATEWAY", `sending failed (${e.code ?? "unknown error"})`, { success: false });
 }
 
@@ -94,7 +105,8 @@ export class SmtpEmail implements EmailBackend {
         disableFileAccess: true,
         disableUrlAccess: true,
       });
-      const list = (xs: unknown[] | undefined) => (xs ?? []).map((x) => (typeof x === "string" ? x : (x as { address: string }).address));
+      const list = (xs: unknown[] | undefined) =>
+        (xs ?? []).map((x) => (typeof x === "string" ? x : (x as { address: string }).address));
       return { messageId: info.messageId, accepted: list(info.accepted), rejected: list(info.rejected) };
     } catch (err) {
       throw mapSmtpError(err);

@@ -6,7 +6,14 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
-import { addChecked, compareKeys, notIntegerError, parseStoredInteger, type KeysQuery, type KvBackend } from "../backend.js";
+import {
+  addChecked,
+  compareKeys,
+  notIntegerError,
+  parseStoredInteger,
+  type KeysQuery,
+  type KvBackend,
+} from "../backend.js";
 import { EventHub } from "../event-hub.js";
 
 const HEADER = 8;
@@ -19,7 +26,8 @@ function encode(value: Uint8Array, expiresAt: number): Buffer {
 }
 
 const expiryOf = (stored: Buffer) => stored.readDoubleBE(0);
-const valueOf = (stored: Buffer) => Uint8Array.prototype.slice.call(stored, HEADER);
+const storedValue = (stored: Buffer) =>
+  new Uint8Array(stored.buffer, stored.byteOffset + HEADER, stored.length - HEADER).slice();
 
 export interface LmdbKvOptions {
   now?: () => number;
@@ -85,13 +93,13 @@ export class LmdbKv implements KvBackend {
 
   async get(key: string) {
     const s = this.read(key);
-    return s && valueOf(s);
+    return s && storedValue(s);
   }
 
   async getMany(keys: readonly string[]) {
     return keys.map((k) => {
       const s = this.read(k);
-      return s && valueOf(s);
+      return s && storedValue(s);
     });
   }
 
@@ -137,7 +145,7 @@ export class LmdbKv implements KvBackend {
   async increment(key: string, by: bigint) {
     const { next, value } = await this.root.transaction(() => {
       const s = this.read(key);
-      const current = s ? parseStoredInteger(valueOf(s)) : 0n;
+      const current = s ? parseStoredInteger(storedValue(s)) : 0n;
       if (current === undefined) throw notIntegerError(key);
       const next = addChecked(key, current, by);
       const value = Buffer.from(next.toString());
@@ -159,7 +167,7 @@ export class LmdbKv implements KvBackend {
     return this.root.transaction(() => {
       const s = this.read(key);
       if (!s) return false;
-      this.write(key, valueOf(s), this.now() + ttlMs);
+      this.write(key, storedValue(s), this.now() + ttlMs);
       return true;
     });
   }

@@ -4,7 +4,14 @@
  * `keys` page, and the keys that have a TTL by expiry time, for the background purge.
  */
 import sortedBtree from "sorted-btree";
-import { addChecked, compareKeys, notIntegerError, parseStoredInteger, type KeysQuery, type KvBackend } from "../backend.js";
+import {
+  addChecked,
+  compareKeys,
+  notIntegerError,
+  parseStoredInteger,
+  type KeysQuery,
+  type KvBackend,
+} from "../backend.js";
 import { EventHub } from "../event-hub.js";
 
 interface Entry {
@@ -22,7 +29,9 @@ export interface MemoryKvOptions {
 
 // A CommonJS module whose class is `exports.default`: Node's ESM loader hands over `exports`, bundlers (vitest)
 // the class itself.
-const BTree: typeof sortedBtree.default = (sortedBtree as { default?: typeof sortedBtree.default }).default ?? (sortedBtree as unknown as typeof sortedBtree.default);
+const BTree: typeof sortedBtree.default =
+  (sortedBtree as { default?: typeof sortedBtree.default }).default ??
+  (sortedBtree as unknown as typeof sortedBtree.default);
 const byExpiry = (a: [number, string], b: [number, string]) => a[0] - b[0] || compareKeys(a[1], b[1]);
 
 export class MemoryKv implements KvBackend {

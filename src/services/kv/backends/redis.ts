@@ -3,9 +3,16 @@
  * change feed uses keyspace notifications, which this backend switches on when a watch starts.
  */
 import { Redis } from "ioredis";
-import { sidecarError } from "../../../errors.js";
+import { sidecarError } from "../../../shared/errors.js";
 import { connectRedis, escapeRedisGlob, mapRedisError, parseRedisUrl } from "../../../shared/redis.js";
-import { compareKeys, notIntegerError, overflowError, type KeysQuery, type KvBackend, type KvEvent } from "../backend.js";
+import {
+  compareKeys,
+  notIntegerError,
+  overflowError,
+  type KeysQuery,
+  type KvBackend,
+  type KvEvent,
+} from "../backend.js";
 
 const SCAN_COUNT = 1_000;
 
@@ -47,12 +54,16 @@ export class RedisKv implements KvBackend {
 
   getMany(keys: readonly string[]) {
     if (keys.length === 0) return Promise.resolve([]);
-    return this.call(async () => (await this.client.mgetBuffer(...keys.map((k) => this.k(k)))).map((v) => v ?? undefined));
+    return this.call(async () =>
+      (await this.client.mgetBuffer(...keys.map((k) => this.k(k)))).map((v) => v ?? undefined),
+    );
   }
 
   async set(key: string, value: Uint8Array, ttlMs?: number) {
     await this.call(() =>
-      ttlMs ? this.client.set(this.k(key), Buffer.from(value), "PX", ttlMs) : this.client.set(this.k(key), Buffer.from(value)),
+      ttlMs
+        ? this.client.set(this.k(key), Buffer.from(value), "PX", ttlMs)
+        : this.client.set(this.k(key), Buffer.from(value)),
     );
   }
 
@@ -169,7 +180,10 @@ export class RedisKv implements KvBackend {
     } catch (err) {
       mapRedisError(
         /ERR unknown command|NOPERM|not allowed/i.test(String(err))
-          ? sidecarError("PRECONDITION_FAILED", "watch needs Redis keyspace notifications: set notify-keyspace-events to include K$gx")
+          ? sidecarError(
+              "PRECONDITION_FAILED",
+              "watch needs Redis keyspace notifications: set notify-keyspace-events to include K$gx",
+            )
           : err,
       );
     }

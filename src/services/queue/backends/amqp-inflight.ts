@@ -81,7 +81,10 @@ export class InFlight {
 
   /** Puts an unacked message back at its place in its consumer's buffer (to the broker if that is released). */
   giveBack(c: Consumer, msg: ConsumeMessage): void {
-    if (c.retired) return nackToBroker(c, msg);
+    if (c.retired) {
+      nackToBroker(c, msg);
+      return;
+    }
     let i = c.buffer.length;
     while (i > 0 && c.buffer[i - 1]!.fields.deliveryTag > msg.fields.deliveryTag) i--;
     c.buffer.splice(i, 0, msg);

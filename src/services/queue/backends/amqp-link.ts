@@ -4,12 +4,13 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ChannelModel, ConfirmChannel } from "amqplib";
-import { sidecarError, SidecarError } from "../../../errors.js";
+import { sidecarError, SidecarError } from "../../../shared/errors.js";
 
 export function mapAmqpError(err: unknown): never {
   if (err instanceof SidecarError) throw err;
   const msg = err instanceof Error ? err.message : String(err);
-  if (/PRECONDITION_FAILED/.test(msg)) throw sidecarError("CONFLICT", "the queue or exchange exists with other settings", {}, err);
+  if (/PRECONDITION_FAILED/.test(msg))
+    throw sidecarError("CONFLICT", "the queue or exchange exists with other settings", {}, err);
   throw sidecarError("UNAVAILABLE", "rabbitmq is unavailable; retry later", {}, err);
 }
 
@@ -92,6 +93,38 @@ export class AmqpLink {
     if (this.declared.has(name)) return;
     await (await this.channel()).assertExchange(name, "fanout", { durable: true });
     this.declared.add(name);
+  }
+
+  /**
+   * Declares a topic group's durable queue holding at most `maxLength` ready messages (the oldest dropped first),
+   * bound to the topic's exchange; once per connection unless `fresh`. On a channel of its own, because RabbitMQ
+   * cannot change the arguments of an existing queue: one declared earlier without this bound (an older sidecar)
+   * or with another one is refused with PRECONDITION_FAILED, which closes the channel, and is then used as it is.
+   */
+  async assertGroupQueue(name: string, exchange: string, maxLength: number, fresh = false): Promise<void> {
+    const key = `group|${name}`;
+    if (!fresh && this.declared.has(key)) return;
+    const conn = await this.connection();
+    const open = async () => {
+      const c = await conn.createChannel();
+      c.on("error", () => {});
+      return c;
+    };
+    let ch = await open();
+    try {
+      await ch.assertExchange(exchange, "fanout", { durable: true });
+      try {
+        await ch.assertQueue(name, { durable: true, arguments: { "x-max-length": maxLength } });
+      } catch (err) {
+        if (!/PRECONDITION_FAILED/.test(String(err))) throw err;
+        ch = await open();
+        await ch.checkQueue(name);
+      }
+      await ch.bindQueue(name, exchange, "");
+      this.declared.add(key);
+    } finally {
+      ch.close().catch(() => {});
+    }
   }
 
   /** Publishes a persistent message and waits for the broker's confirm; returns its new `messageId`. */

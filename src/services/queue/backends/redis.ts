@@ -1,15 +1,24 @@
 /**
  * Redis Streams queues, shared by any number of sidecar replicas. A work queue is a stream with one consumer
  * group (acked entries are deleted); a topic is a stream with a consumer group per subscriber group, trimmed
- * to about `maxTopicLength` entries. Visibility deadlines and delivery counts live in Redis (see
+ * to about `maxTopicLength` entries, its default group created by the first publish. Visibility deadlines and delivery counts live in Redis (see
  * redis-scripts.ts). Long-polls are woken through Pub/Sub, so no connection is held in a blocking read.
  */
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { connectRedis, escapeRedisGlob, mapRedisError, parseRedisUrl } from "../../../shared/redis.js";
-import { deadLetterQueue, type AckResult, type Delivery, type NackMode, type QueueBackend, type QueueBackendOptions, type Target } from "../backend.js";
+import {
+  DEFAULT_GROUP,
+  deadLetterQueue,
+  type AckResult,
+  type Delivery,
+  type NackMode,
+  type QueueBackend,
+  type QueueBackendOptions,
+  type Target,
+} from "../backend.js";
 import { Waiters } from "../waiters.js";
-import { ACK, LEN, NACK, RECEIVE } from "./redis-scripts.js";
+import { ACK, LEN, NACK, PUBLISH, RECEIVE } from "./redis-scripts.js";
 
 /** Deadlines set by other replicas are not announced: look again at least this often while waiting. */
 const MAX_SLEEP_MS = 5_000;
@@ -17,6 +26,7 @@ const QUEUE_GROUP = "q";
 
 type Script = (...args: Array<string | number>) => Promise<unknown>;
 interface Scripts {
+  mqPublish: Script;
   mqReceive: Script;
   mqAck: Script;
   mqNack: Script;
@@ -41,10 +51,18 @@ export class RedisQueue implements QueueBackend {
     this.prefix = t.prefix + "mq:";
     this.client = new Redis(t.options);
     this.sub = new Redis({ ...t.options, enableOfflineQueue: true });
-    for (const [name, lua, keys] of [["mqReceive", RECEIVE, 4], ["mqAck", ACK, 4], ["mqNack", NACK, 4], ["mqLen", LEN, 1]] as const) {
+    for (const [name, lua, keys] of [
+      ["mqPublish", PUBLISH, 1],
+      ["mqReceive", RECEIVE, 4],
+      ["mqAck", ACK, 4],
+      ["mqNack", NACK, 4],
+      ["mqLen", LEN, 1],
+    ] as const) {
       this.client.defineCommand(name, { lua, numberOfKeys: keys });
     }
-    this.sub.on("pmessage", (_p: string, channel: string) => this.waiters.notify(channel.slice(this.wakePrefix.length)));
+    this.sub.on("pmessage", (_p: string, channel: string) =>
+      this.waiters.notify(channel.slice(this.wakePrefix.length)),
+    );
     // Wake-ups published while the subscriber was away are lost: let every waiter look again.
     this.sub.on("ready", () => this.waiters.notifyAll());
   }
@@ -101,39 +119,49 @@ export class RedisQueue implements QueueBackend {
     }
   }
 
-  private async add(t: Target, payload: string): Promise<string> {
-    const k = this.keys(t);
+  push(queue: string, payload: string) {
+    const k = this.keys({ kind: "queue", name: queue });
     return this.call(async () => {
-      const m = this.client.multi();
-      if (t.kind === "topic") m.xadd(k.stream, "MAXLEN", "~", this.opts.maxTopicLength, "*", "p", payload);
-      else m.xadd(k.stream, "*", "p", payload);
-      const res = await m.publish(k.wake, "1").exec();
+      const res = await this.client.multi().xadd(k.stream, "*", "p", payload).publish(k.wake, "1").exec();
       const failed = res?.find(([err]) => err);
       if (!res || failed) throw failed?.[0] ?? new Error("Connection is closed");
       return res[0]![1] as string;
     });
   }
 
-  push(queue: string, payload: string) {
-    return this.add({ kind: "queue", name: queue }, payload);
-  }
-
   publish(topic: string, payload: string) {
-    // Any group name will do: only the stream and its wake channel matter for adding.
-    return this.add({ kind: "topic", name: topic, group: "" }, payload);
+    const k = this.keys({ kind: "topic", name: topic, group: DEFAULT_GROUP });
+    return this.call(
+      async () =>
+        (await this.scripts.mqPublish(k.stream, DEFAULT_GROUP, this.opts.maxTopicLength, payload, k.wake)) as string,
+    );
   }
 
   async receive(t: Target, max: number, visibilityMs: number): Promise<Delivery[]> {
     const k = this.keys(t);
     const start = t.kind === "queue" ? "0" : "$"; // a new topic group sees what is published from now on
     const r = (await this.call(() =>
-      this.scripts.mqReceive(k.stream, k.vis, k.dc, k.dlq, k.group, this.consumer, max, visibilityMs, this.opts.maxDeliveries, k.isQueue, start, k.wakeDlq),
+      this.scripts.mqReceive(
+        k.stream,
+        k.vis,
+        k.dc,
+        k.dlq,
+        k.group,
+        this.consumer,
+        max,
+        visibilityMs,
+        this.opts.maxDeliveries,
+        k.isQueue,
+        start,
+        k.wakeDlq,
+      ),
     )) as Array<string | number>;
     const [now, next] = [Number(r[0]), Number(r[1])];
     if (next >= 0) this.nextDue.set(this.wakeKey(t), Date.now() + (next - now));
     else this.nextDue.delete(this.wakeKey(t));
     const out: Delivery[] = [];
-    for (let i = 2; i < r.length; i += 3) out.push({ id: String(r[i]), payload: String(r[i + 1]), deliveryCount: Number(r[i + 2]) });
+    for (let i = 2; i < r.length; i += 3)
+      out.push({ id: String(r[i]), payload: String(r[i + 1]), deliveryCount: Number(r[i + 2]) });
     return out;
   }
 
@@ -155,7 +183,9 @@ export class RedisQueue implements QueueBackend {
 
   async nack(t: Target, id: string, mode: NackMode) {
     const k = this.keys(t);
-    const r = await this.call(() => this.scripts.mqNack(k.stream, k.vis, k.dc, k.dlq, k.group, id, mode, k.isQueue, k.wake, k.wakeDlq));
+    const r = await this.call(() =>
+      this.scripts.mqNack(k.stream, k.vis, k.dc, k.dlq, k.group, id, mode, k.isQueue, k.wake, k.wakeDlq),
+    );
     return Number(r) === 1;
   }
 

@@ -7,8 +7,15 @@
  * (ForceDeleteWithoutRecovery), so a deleted name is free again — on AWS itself after a short delay.
  */
 import type * as Sm from "@aws-sdk/client-secrets-manager";
-import { sidecarError, SidecarError } from "../../../errors.js";
-import { isoTime, secretExists, secretNotFound, type SecretMeta, type SecretRecord, type SecretsBackend } from "../backend.js";
+import { sidecarError, SidecarError } from "../../../shared/errors.js";
+import {
+  isoTime,
+  secretExists,
+  secretNotFound,
+  type SecretMeta,
+  type SecretRecord,
+  type SecretsBackend,
+} from "../backend.js";
 
 type SmModule = typeof Sm;
 
@@ -18,7 +25,8 @@ export function awsConfig(url: string): Sm.SecretsManagerClientConfig {
   const region = u.hostname || q.get("region") || process.env.AWS_REGION || "us-east-1";
   const id = q.get("access_key_id");
   const key = q.get("secret_access_key");
-  if ((id === null) !== (key === null)) throw new Error("aws-sm URL: give both access_key_id and secret_access_key, or neither");
+  if ((id === null) !== (key === null))
+    throw new Error("aws-sm URL: give both access_key_id and secret_access_key, or neither");
   return {
     region,
     ...(q.get("endpoint") ? { endpoint: q.get("endpoint")! } : {}),
@@ -74,7 +82,10 @@ export class AwsSecrets implements SecretsBackend {
 
   checkName(name: string) {
     if (!/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(name)) {
-      throw sidecarError("BAD_REQUEST", `name ${JSON.stringify(name)} is not a valid AWS secret name: use 1-512 of [A-Za-z0-9/_+=.@-]`);
+      throw sidecarError(
+        "BAD_REQUEST",
+        `name ${JSON.stringify(name)} is not a valid AWS secret name: use 1-512 of [A-Za-z0-9/_+=.@-]`,
+      );
     }
   }
 
@@ -108,19 +119,29 @@ export class AwsSecrets implements SecretsBackend {
     const labels: Record<string, string> = {};
     for (const t of d.Tags ?? []) if (t.Key !== undefined) labels[t.Key] = t.Value ?? "";
     const value = v.SecretString ?? (v.SecretBinary ? Buffer.from(v.SecretBinary).toString("utf8") : "");
-    return { value, version: v.VersionId ?? "", createdAt: isoTime(d.CreatedDate), updatedAt: isoTime(v.CreatedDate), labels };
+    return {
+      value,
+      version: v.VersionId ?? "",
+      createdAt: isoTime(d.CreatedDate),
+      updatedAt: isoTime(v.CreatedDate),
+      labels,
+    };
   }
 
   async create(name: string, value: string, labels: Record<string, string>) {
     const tags = Object.entries(labels).map(([Key, Value]) => ({ Key, Value }));
     const res = await this.call(name, () =>
-      this.client.send(new this.sm.CreateSecretCommand({ Name: name, SecretString: value, ...(tags.length ? { Tags: tags } : {}) })),
+      this.client.send(
+        new this.sm.CreateSecretCommand({ Name: name, SecretString: value, ...(tags.length ? { Tags: tags } : {}) }),
+      ),
     );
     return res.VersionId ?? "";
   }
 
   async update(name: string, value: string) {
-    const res = await this.call(name, () => this.client.send(new this.sm.PutSecretValueCommand({ SecretId: name, SecretString: value })));
+    const res = await this.call(name, () =>
+      this.client.send(new this.sm.PutSecretValueCommand({ SecretId: name, SecretString: value })),
+    );
     return res.VersionId ?? "";
   }
 
@@ -154,8 +175,14 @@ export class AwsSecrets implements SecretsBackend {
       for (const s of page.SecretList ?? []) {
         // AWS's name filter matches prefixes of words too; keep only true prefixes.
         if (!s.Name?.startsWith(prefix) || s.DeletedDate) continue;
-        const current = Object.entries(s.SecretVersionsToStages ?? {}).find(([, st]) => st.includes("AWSCURRENT"))?.[0] ?? "";
-        out.push({ name: s.Name, version: current, createdAt: isoTime(s.CreatedDate), updatedAt: isoTime(s.LastChangedDate ?? s.CreatedDate) });
+        const current =
+          Object.entries(s.SecretVersionsToStages ?? {}).find(([, st]) => st.includes("AWSCURRENT"))?.[0] ?? "";
+        out.push({
+          name: s.Name,
+          version: current,
+          createdAt: isoTime(s.CreatedDate),
+          updatedAt: isoTime(s.LastChangedDate ?? s.CreatedDate),
+        });
       }
       token = page.NextToken;
     } while (token);

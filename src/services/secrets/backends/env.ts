@@ -14,7 +14,10 @@ export class EnvSecrets implements SecretsBackend {
     /** Injectable so tests need not touch process.env. */
     private readonly env: Record<string, string | undefined> = process.env,
   ) {
-    if (prefix === "") throw new Error("env:// needs a prefix (e.g. env://APP_SECRET_): without one every environment variable would be readable");
+    if (prefix === "")
+      throw new Error(
+        "env:// needs a prefix (e.g. env://APP_SECRET_): without one every environment variable would be readable",
+      );
   }
 
   private varName(name: string) {

@@ -6,13 +6,16 @@
 import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { sidecarError } from "../../../errors.js";
+import { sidecarError } from "../../../shared/errors.js";
 import { MemorySecrets, type StoredSecret } from "./memory.js";
 
 export class FileSecrets extends MemorySecrets {
   override readonly name = "file";
 
-  private constructor(initial: Record<string, StoredSecret>, save: (state: Record<string, StoredSecret>) => Promise<void>) {
+  private constructor(
+    initial: Record<string, StoredSecret>,
+    save: (state: Record<string, StoredSecret>) => Promise<void>,
+  ) {
     super({ initial, onChange: save });
   }
 

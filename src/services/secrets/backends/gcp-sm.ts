@@ -6,8 +6,15 @@
  * overrides its address), refreshed before it expires. Secret ids allow only [A-Za-z0-9_-], so names with `/`
  * are refused. Versions are GCP's version numbers; labels are the secret's labels, set at creation.
  */
-import { sidecarError, SidecarError } from "../../../errors.js";
-import { isoTime, secretExists, secretNotFound, type SecretMeta, type SecretRecord, type SecretsBackend } from "../backend.js";
+import { sidecarError, SidecarError } from "../../../shared/errors.js";
+import {
+  isoTime,
+  secretExists,
+  secretNotFound,
+  type SecretMeta,
+  type SecretRecord,
+  type SecretsBackend,
+} from "../backend.js";
 
 export interface GcpConfig {
   project: string;
@@ -53,8 +60,10 @@ function mapError(err: unknown, name: string): SidecarError {
   if (err.status === 404) return secretNotFound(name);
   if (err.status === 409) return secretExists(name);
   if (err.status === 401) return sidecarError("BAD_GATEWAY", "GCP rejected the sidecar's access token");
-  if (err.status === 403) return sidecarError("FORBIDDEN", `GCP denied access to secret ${JSON.stringify(name)}: ${msg}`);
-  if (err.status === 429 || err.status >= 500) return sidecarError("UNAVAILABLE", `GCP Secret Manager is unavailable: ${msg}`);
+  if (err.status === 403)
+    return sidecarError("FORBIDDEN", `GCP denied access to secret ${JSON.stringify(name)}: ${msg}`);
+  if (err.status === 429 || err.status >= 500)
+    return sidecarError("UNAVAILABLE", `GCP Secret Manager is unavailable: ${msg}`);
   return sidecarError("BAD_REQUEST", `GCP refused the request for secret ${JSON.stringify(name)}: ${msg}`);
 }
 
@@ -71,7 +80,10 @@ export class GcpSecrets implements SecretsBackend {
 
   checkName(name: string) {
     if (!/^[A-Za-z0-9_-]{1,255}$/.test(name)) {
-      throw sidecarError("BAD_REQUEST", `name ${JSON.stringify(name)} is not a valid GCP secret id: use 1-255 of [A-Za-z0-9_-] (no "/")`);
+      throw sidecarError(
+        "BAD_REQUEST",
+        `name ${JSON.stringify(name)} is not a valid GCP secret id: use 1-255 of [A-Za-z0-9_-] (no "/")`,
+      );
     }
   }
 
@@ -85,7 +97,10 @@ export class GcpSecrets implements SecretsBackend {
         signal: AbortSignal.timeout(3_000),
       });
     } catch {
-      throw sidecarError("UNAVAILABLE", "no GCP access token: set GOOGLE_OAUTH_ACCESS_TOKEN or run where the metadata server answers");
+      throw sidecarError(
+        "UNAVAILABLE",
+        "no GCP access token: set GOOGLE_OAUTH_ACCESS_TOKEN or run where the metadata server answers",
+      );
     }
     if (!res.ok) throw sidecarError("UNAVAILABLE", `the GCP metadata server refused a token (status ${res.status})`);
     const body = (await res.json()) as { access_token: string; expires_in: number };
@@ -94,14 +109,26 @@ export class GcpSecrets implements SecretsBackend {
   }
 
   /** One REST call; resolves undefined on 404 when `missingOk`. */
-  private async rest<T>(name: string, method: string, path: string, body?: unknown, missingOk = false): Promise<T | undefined> {
+  private async rest<T>(
+    name: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    missingOk = false,
+  ): Promise<T | undefined> {
     try {
-      const res = await fetch(`${this.cfg.endpoint}/v1/projects/${encodeURIComponent(this.cfg.project)}/secrets${path}`, {
-        method,
-        headers: { authorization: `Bearer ${await this.token()}`, ...(body ? { "content-type": "application/json" } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(this.cfg.timeoutMs),
-      });
+      const res = await fetch(
+        `${this.cfg.endpoint}/v1/projects/${encodeURIComponent(this.cfg.project)}/secrets${path}`,
+        {
+          method,
+          headers: {
+            authorization: `Bearer ${await this.token()}`,
+            ...(body ? { "content-type": "application/json" } : {}),
+          },
+          body: body ? JSON.stringify(body) : undefined,
+          signal: AbortSignal.timeout(this.cfg.timeoutMs),
+        },
+      );
       const text = await res.text();
       const json = text ? (JSON.parse(text) as unknown) : {};
       if (res.status === 404 && missingOk) return undefined;

@@ -47,7 +47,13 @@ export class MemorySecrets implements SecretsBackend {
     const n = version === "" ? s.versions.length : /^[1-9]\d{0,8}$/.test(version) ? Number(version) : 0;
     const v = s.versions[n - 1];
     if (!v) return undefined;
-    return { value: v.value, version: String(n), createdAt: s.createdAt, updatedAt: v.createdAt, labels: { ...s.labels } };
+    return {
+      value: v.value,
+      version: String(n),
+      createdAt: s.createdAt,
+      updatedAt: v.createdAt,
+      labels: { ...s.labels },
+    };
   }
 
   async create(name: string, value: string, labels: Record<string, string>) {

@@ -9,8 +9,16 @@
  */
 import { readFileSync } from "node:fs";
 import type NodeVault from "node-vault";
-import { sidecarError, SidecarError } from "../../../errors.js";
-import { isoTime, secretExists, secretNotFound, valueOfData, type SecretMeta, type SecretRecord, type SecretsBackend } from "../backend.js";
+import { sidecarError, SidecarError } from "../../../shared/errors.js";
+import {
+  isoTime,
+  secretExists,
+  secretNotFound,
+  valueOfData,
+  type SecretMeta,
+  type SecretRecord,
+  type SecretsBackend,
+} from "../backend.js";
 
 export interface VaultConfig {
   endpoint: string;
@@ -57,7 +65,8 @@ function mapError(err: unknown, name: string): SidecarError {
   }
   const first = e.response?.body?.errors?.[0];
   const reason = typeof first === "string" && first.length < 300 ? first : `status ${status}`;
-  if (status === 403) return sidecarError("FORBIDDEN", `vault denied access to secret ${JSON.stringify(name)}: ${reason}`);
+  if (status === 403)
+    return sidecarError("FORBIDDEN", `vault denied access to secret ${JSON.stringify(name)}: ${reason}`);
   if (status === 429 || status >= 500) return sidecarError("UNAVAILABLE", `vault is unavailable: ${reason}`);
   return sidecarError("BAD_REQUEST", `vault refused the request for secret ${JSON.stringify(name)}: ${reason}`);
 }
@@ -89,7 +98,11 @@ export class VaultSecrets implements SecretsBackend {
       debug: () => {},
       // GET ?list=1 instead of the LIST verb, which some proxies (and Node's own HTTP parser) refuse.
       noCustomHTTPVerbs: true,
-      requestOptions: { timeout: cfg.timeoutMs, ...(cfg.ca ? { ca: cfg.ca } : {}), ...(cfg.rejectUnauthorized ? {} : { strictSSL: false }) },
+      requestOptions: {
+        timeout: cfg.timeoutMs,
+        ...(cfg.ca ? { ca: cfg.ca } : {}),
+        ...(cfg.rejectUnauthorized ? {} : { strictSSL: false }),
+      },
     });
     return new VaultSecrets(client, cfg);
   }
@@ -116,7 +129,10 @@ export class VaultSecrets implements SecretsBackend {
     if (version !== "" && !/^[1-9]\d{0,9}$/.test(version)) return undefined;
     const q = version ? `?version=${version}` : "";
     // The data read gives the version's time; the secret's own creation time and labels live in its metadata.
-    const [res, info] = await Promise.all([this.call(name, () => this.client.read(this.path("data", name) + q), null), this.metadata(name)]);
+    const [res, info] = await Promise.all([
+      this.call(name, () => this.client.read(this.path("data", name) + q), null),
+      this.metadata(name),
+    ]);
     // A soft-deleted or destroyed version reads as 404 with metadata but no data.
     if (!res?.data?.data) return undefined;
     const meta = res.data.metadata ?? {};
@@ -129,6 +145,7 @@ export class VaultSecrets implements SecretsBackend {
     };
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: Vault's metadata is untyped JSON, read field by field below
   private async metadata(name: string): Promise<Record<string, any> | undefined> {
     const res = await this.call(name, () => this.client.read(this.path("metadata", name)), null);
     return res?.data ?? undefined;
@@ -161,11 +178,15 @@ export class VaultSecrets implements SecretsBackend {
     const meta = await this.metadata(name);
     if (!meta) throw secretNotFound(name);
     try {
-      const res = await this.client.write(this.path("data", name), { data: { value }, options: { cas: meta.current_version } });
+      const res = await this.client.write(this.path("data", name), {
+        data: { value },
+        options: { cas: meta.current_version },
+      });
       return String(res?.data?.version ?? "");
     } catch (err) {
       // Someone wrote in between: the secret still exists, so our value simply becomes the next version.
-      if (statusOf(err) === 400 && /check-and-set/i.test(String((err as ApiError).message))) return this.update(name, value);
+      if (statusOf(err) === 400 && /check-and-set/i.test(String((err as ApiError).message)))
+        return this.update(name, value);
       throw mapError(err, name);
     }
   }
@@ -190,7 +211,11 @@ export class VaultSecrets implements SecretsBackend {
     const names: string[] = [];
     const walk = async (folder: string): Promise<void> => {
       const base = this.cfg.kv === 1 ? `${this.mount}/` : `${this.mount}/metadata/`;
-      const enc = folder.split("/").filter(Boolean).map((s) => encodeURIComponent(s) + "/").join("");
+      const enc = folder
+        .split("/")
+        .filter(Boolean)
+        .map((s) => encodeURIComponent(s) + "/")
+        .join("");
       const res = await this.call(prefix, () => this.client.list(base + enc), null);
       const keys: unknown[] = res?.data?.keys ?? [];
       for (const k of keys) {
@@ -207,7 +232,13 @@ export class VaultSecrets implements SecretsBackend {
     for (let i = 0; i < names.length; i += LIST_CONCURRENCY) {
       const metas = await Promise.all(names.slice(i, i + LIST_CONCURRENCY).map((n) => this.metadata(n)));
       metas.forEach((m, j) => {
-        if (m) out.push({ name: names[i + j]!, version: String(m.current_version ?? ""), createdAt: isoTime(m.created_time), updatedAt: isoTime(m.updated_time) });
+        if (m)
+          out.push({
+            name: names[i + j]!,
+            version: String(m.current_version ?? ""),
+            createdAt: isoTime(m.created_time),
+            updatedAt: isoTime(m.updated_time),
+          });
       });
     }
     return out;

@@ -4,7 +4,7 @@
  * (bigint), numeric as printed, bytea decoded, json kept as text, dates/times as ISO 8601, arrays as JSON.
  * Types not listed stay as the text Postgres printed — never null.
  */
-import { stringifyExact } from "../../../rest/json.js";
+import { stringifyExact } from "../../../shared/exact-json.js";
 import type { SqlValue } from "../backend.js";
 import { jsonOfValue } from "../values.js";
 

@@ -5,17 +5,43 @@
  * `rowMode: "array"` so duplicate column names and column order survive.
  */
 import pg from "pg";
-import { SidecarError, sidecarError } from "../../../errors.js";
+import { SidecarError, sidecarError } from "../../../shared/errors.js";
 import { READONLY_REFUSED, TRANSACTION_CONTROL, TRANSACTION_CONTROL_MESSAGE, leadingKeyword } from "../audit.js";
-import { taggedText, type SqlBackend, type SqlBackendOptions, type SqlResult, type SqlTx, type SqlValue, type TransactionOptions } from "../backend.js";
+import {
+  taggedText,
+  type SqlBackend,
+  type SqlBackendOptions,
+  type SqlResult,
+  type SqlTx,
+  type SqlValue,
+  type TransactionOptions,
+} from "../backend.js";
 import { arrayOf, converterFor, isBuiltin, type Convert } from "./postgres-types.js";
 
 // Leave every value as the text Postgres printed; postgres-types.ts converts by OID in one place.
 const RAW_TYPES = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 const CONNECT_ATTEMPTS = 3;
 // Connection-level failures: the database is down or went away, as opposed to a bad statement.
-const UNAVAILABLE_SQLSTATES = new Set(["08000", "08001", "08003", "08004", "08006", "57P01", "57P02", "57P03", "53300"]);
-const UNAVAILABLE_ERRNOS = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "ETIMEDOUT", "EHOSTUNREACH", "EPIPE", "EAI_AGAIN"]);
+const UNAVAILABLE_SQLSTATES = new Set([
+  "08000",
+  "08001",
+  "08003",
+  "08004",
+  "08006",
+  "57P01",
+  "57P02",
+  "57P03",
+  "53300",
+]);
+const UNAVAILABLE_ERRNOS = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "EPIPE",
+  "EAI_AGAIN",
+]);
 
 export class PostgresSql implements SqlBackend {
   readonly name = "postgres";
@@ -25,7 +51,10 @@ export class PostgresSql implements SqlBackend {
   /** Converters for column types found in pg_type (enums, arrays of them, extension types), by OID. */
   private types = new Map<number, Convert>();
 
-  constructor(url: string, private opts: SqlBackendOptions) {
+  constructor(
+    url: string,
+    private opts: SqlBackendOptions,
+  ) {
     const u = new URL(url);
     if (u.protocol === "postgresql:") u.protocol = "postgres:";
     // Our session settings are appended to any the URL gives (pg would let the URL's replace ours).
@@ -96,7 +125,10 @@ export class PostgresSql implements SqlBackend {
 
   private async exec(c: pg.PoolClient, sql: string, params: readonly SqlValue[]): Promise<SqlResult> {
     if (this.opts.readonly && READONLY_REFUSED.has(leadingKeyword(sql))) {
-      throw sidecarError("FORBIDDEN", `read-only mode: ${leadingKeyword(sql).toUpperCase()} statements are not allowed`);
+      throw sidecarError(
+        "FORBIDDEN",
+        `read-only mode: ${leadingKeyword(sql).toUpperCase()} statements are not allowed`,
+      );
     }
     if (TRANSACTION_CONTROL.has(leadingKeyword(sql))) throw sidecarError("SQL_ERROR", TRANSACTION_CONTROL_MESSAGE);
     try {
@@ -107,7 +139,11 @@ export class PostgresSql implements SqlBackend {
         queryMode: "extended",
       } as pg.QueryArrayConfig);
       const fields = res.fields ?? [];
-      if (res.rows.length > 0) await this.learnTypes(c, fields.map((f) => f.dataTypeID));
+      if (res.rows.length > 0)
+        await this.learnTypes(
+          c,
+          fields.map((f) => f.dataTypeID),
+        );
       const conv = fields.map((f) => this.types.get(f.dataTypeID) ?? converterFor(f.dataTypeID));
       return {
         columns: fields.map((f) => f.name),
@@ -134,7 +170,8 @@ export class PostgresSql implements SqlBackend {
     for (const oid of unknown) this.types.set(oid, converterFor(oid));
     for (const r of res.rows) {
       const oid = Number(r.oid);
-      if (r.typcategory === "A" && Number(r.typelem) !== 0) this.types.set(oid, arrayOf(converterFor(Number(r.typelem)), r.typdelim));
+      if (r.typcategory === "A" && Number(r.typelem) !== 0)
+        this.types.set(oid, arrayOf(converterFor(Number(r.typelem)), r.typdelim));
     }
   }
 
@@ -209,7 +246,8 @@ export function mapPgError(err: unknown): SidecarError {
   const e = err as { code?: unknown; message?: string; detail?: string; severity?: string };
   const code = typeof e.code === "string" ? e.code : "";
   if (e.severity && /^[0-9A-Z]{5}$/.test(code)) {
-    if (UNAVAILABLE_SQLSTATES.has(code)) return sidecarError("UNAVAILABLE", `postgres is unavailable (SQLSTATE ${code})`, {}, err);
+    if (UNAVAILABLE_SQLSTATES.has(code))
+      return sidecarError("UNAVAILABLE", `postgres is unavailable (SQLSTATE ${code})`, {}, err);
     const extra: Record<string, unknown> = { sqlstate: code };
     if (e.detail) extra.detail = e.detail;
     const message = `${e.message} (SQLSTATE ${code})`;

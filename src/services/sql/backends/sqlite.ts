@@ -7,9 +7,16 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { SidecarError, sidecarError } from "../../../errors.js";
+import { SidecarError, sidecarError } from "../../../shared/errors.js";
 import { TRANSACTION_CONTROL, TRANSACTION_CONTROL_MESSAGE, leadingKeyword } from "../audit.js";
-import { taggedText, type SqlBackend, type SqlBackendOptions, type SqlResult, type SqlTx, type SqlValue } from "../backend.js";
+import {
+  taggedText,
+  type SqlBackend,
+  type SqlBackendOptions,
+  type SqlResult,
+  type SqlTx,
+  type SqlValue,
+} from "../backend.js";
 
 const STATEMENT_CACHE = 256;
 
@@ -28,7 +35,10 @@ export class SqliteSql implements SqlBackend {
   private cache = new Map<string, Database.Statement>();
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(path: string, private opts: SqlBackendOptions) {
+  constructor(
+    path: string,
+    private opts: SqlBackendOptions,
+  ) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
@@ -87,7 +97,8 @@ export class SqliteSql implements SqlBackend {
       if (this.opts.readonly && !internal && !stmt.readonly) {
         throw sidecarError("FORBIDDEN", "read-only mode: the statement writes to the database");
       }
-      if (!internal && TRANSACTION_CONTROL.has(leadingKeyword(sql))) throw sidecarError("SQL_ERROR", TRANSACTION_CONTROL_MESSAGE);
+      if (!internal && TRANSACTION_CONTROL.has(leadingKeyword(sql)))
+        throw sidecarError("SQL_ERROR", TRANSACTION_CONTROL_MESSAGE);
       const bind = params.length === 0 ? [] : [Object.fromEntries(params.map((v, i) => [i + 1, toSqlite(v)]))];
       if (!stmt.reader) return { columns: [], rows: [], rowsAffected: stmt.run(...bind).changes };
       const cols = stmt.columns();
@@ -160,9 +171,15 @@ export function mapSqliteError(err: unknown): SidecarError {
       return sidecarError("UNAVAILABLE", `sqlite database is unavailable (${code})`, extra, err);
     }
     if (code === "SQLITE_READONLY") return sidecarError("FORBIDDEN", `${e.message} (${code})`, extra, err);
-    return sidecarError(code.startsWith("SQLITE_CONSTRAINT") ? "SQL_CONFLICT" : "SQL_ERROR", `${e.message} (${code})`, extra, err);
+    return sidecarError(
+      code.startsWith("SQLITE_CONSTRAINT") ? "SQL_CONFLICT" : "SQL_ERROR",
+      `${e.message} (${code})`,
+      extra,
+      err,
+    );
   }
   // better-sqlite3 reports wrong parameter counts and unsupported values as TypeError/RangeError.
-  if (err instanceof TypeError || err instanceof RangeError) return sidecarError("SQL_ERROR", e.message ?? "bad statement", {}, err);
+  if (err instanceof TypeError || err instanceof RangeError)
+    return sidecarError("SQL_ERROR", e.message ?? "bad statement", {}, err);
   return sidecarError("INTERNAL_ERROR", "internal error", {}, err);
 }

@@ -13,7 +13,9 @@ export function toMarked(value: unknown, mark: string): string {
   return (
     JSON.stringify(value === undefined ? null : value, (_k, v) => {
       if (typeof v !== "bigint") return v;
-      return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : mark + v.toString();
+      return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(v)
+        : mark + v.toString();
     }) ?? "null"
   );
 }

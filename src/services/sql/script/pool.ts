@@ -11,7 +11,16 @@ import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
-import type { DoneMessage, FailureReason, ReadyMessage, RunMessage, ScriptLimits, SqlReply, WorkerInit, WorkerMessage } from "./protocol.js";
+import type {
+  DoneMessage,
+  FailureReason,
+  ReadyMessage,
+  RunMessage,
+  ScriptLimits,
+  SqlReply,
+  WorkerInit,
+  WorkerMessage,
+} from "./protocol.js";
 import { fromMarked, newMark, toMarked } from "./marked-json.js";
 
 /** Time the sandbox gets to interrupt itself before its worker is terminated. */
@@ -56,7 +65,9 @@ export class ScriptPool {
 
   async acquire(): Promise<Lease> {
     if (this.closed) throw new ScriptFailure("error", "the script pool is closed");
-    const slot = this.idle.pop() ?? (this.count < this.size ? await this.spawn() : await new Promise<Slot>((r) => this.waiting.push(r)));
+    const slot =
+      this.idle.pop() ??
+      (this.count < this.size ? await this.spawn() : await new Promise<Slot>((r) => this.waiting.push(r)));
     let done = false;
     let dead = false;
     return {
@@ -88,7 +99,12 @@ export class ScriptPool {
       const wasm = await this.wasm;
       const flag = new Int32Array(new SharedArrayBuffer(4));
       const { port1, port2 } = new MessageChannel();
-      const init: WorkerInit = { wasm, flag: flag.buffer as SharedArrayBuffer, reply: port2, memoryBytes: this.limits.memoryBytes };
+      const init: WorkerInit = {
+        wasm,
+        flag: flag.buffer as SharedArrayBuffer,
+        reply: port2,
+        memoryBytes: this.limits.memoryBytes,
+      };
       const [entry, how] = workerEntry();
       const worker = new Worker(entry, {
         ...how,
@@ -191,15 +207,27 @@ export class ScriptPool {
           finish(undefined, value);
         } else finish(new ScriptFailure(d.reason, d.message), undefined, d.recycle);
       };
-      const onError = (e: Error) => finish(new ScriptFailure("error", `script worker failed: ${e.message}`), undefined, true);
+      const onError = (e: Error) =>
+        finish(new ScriptFailure("error", `script worker failed: ${e.message}`), undefined, true);
       const onExit = () => finish(new ScriptFailure("error", "script worker exited"), undefined, true);
       const watchdog = setTimeout(() => {
-        finish(new ScriptFailure("timeout", `script exceeded the time limit of ${this.limits.timeMs} ms`), undefined, true);
+        finish(
+          new ScriptFailure("timeout", `script exceeded the time limit of ${this.limits.timeMs} ms`),
+          undefined,
+          true,
+        );
       }, this.limits.timeMs + WATCHDOG_GRACE_MS);
       worker.on("message", onMessage);
       worker.once("error", onError);
       worker.once("exit", onExit);
-      const msg: RunMessage = { type: "run", code, input: toMarked(input, mark), bigMark: mark, deadline, limits: this.limits };
+      const msg: RunMessage = {
+        type: "run",
+        code,
+        input: toMarked(input, mark),
+        bigMark: mark,
+        deadline,
+        limits: this.limits,
+      };
       worker.postMessage(msg);
     });
   }
@@ -224,6 +252,7 @@ function workerEntry(): [string | URL, { eval?: boolean }] {
 async function loadWasm(): Promise<WebAssembly.Module> {
   const fromQuickjs = createRequire(createRequire(import.meta.url).resolve("quickjs-emscripten"));
   const bytes = readFileSync(fromQuickjs.resolve("@jitl/quickjs-wasmfile-release-sync/wasm"));
-  const Wasm = (globalThis as unknown as { WebAssembly: { compile(b: Uint8Array): Promise<WebAssembly.Module> } }).WebAssembly;
+  const Wasm = (globalThis as unknown as { WebAssembly: { compile(b: Uint8Array): Promise<WebAssembly.Module> } })
+    .WebAssembly;
   return Wasm.compile(bytes);
 }

@@ -3,8 +3,8 @@
  * failure — a throw, a failed statement (even one the script caught: Postgres has already aborted the
  * transaction), a limit — rolls back and becomes SCRIPT_ERROR naming the reason and the failing query.
  */
-import { SidecarError, sidecarError } from "../../../errors.js";
-import { parseExact, stringifyExact } from "../../../rest/json.js";
+import { SidecarError, sidecarError } from "../../../shared/errors.js";
+import { parseExact, stringifyExact } from "../../../shared/exact-json.js";
 import type { SqlBackend, SqlTx, SqlValue } from "../backend.js";
 import { rowObjects, valueOfJson } from "../values.js";
 import { ScriptFailure, type ScriptPool } from "./pool.js";
@@ -43,24 +43,32 @@ export async function runScript(
     try {
       // The worker is given back as soon as the script has run: COMMIT or ROLLBACK is the database's work, and
       // holding the worker through that round trip left it idle for ~1 ms per script under load.
-      value = await lease.run(code, input, async (op, sql, params) => {
-        const index = queries++;
-        if (failed) throw new Error(`query ${index} was not run: query ${failed.index} already failed and the transaction is aborted`);
-        inFlight++;
-        try {
-          const values = params.map((p, i) => valueOfJson(p, `params[${i}]`));
-          const r = await tx.run(sql, values);
-          return op === "query" ? rowObjects(r.columns, r.rows) : r.rowsAffected;
-        } catch (err) {
-          const error = err instanceof SidecarError ? err : sidecarError("SQL_ERROR", (err as Error).message);
-          failed ??= { index, sql, error };
-          throw error;
-        } finally {
-          inFlight--;
-        }
-      }).finally(() => lease.release());
+      value = await lease
+        .run(code, input, async (op, sql, params) => {
+          const index = queries++;
+          if (failed)
+            throw new Error(
+              `query ${index} was not run: query ${failed.index} already failed and the transaction is aborted`,
+            );
+          inFlight++;
+          try {
+            const values = params.map((p, i) => valueOfJson(p, `params[${i}]`));
+            const r = await tx.run(sql, values);
+            return op === "query" ? rowObjects(r.columns, r.rows) : r.rowsAffected;
+          } catch (err) {
+            const error = err instanceof SidecarError ? err : sidecarError("SQL_ERROR", (err as Error).message);
+            failed ??= { index, sql, error };
+            throw error;
+          } finally {
+            inFlight--;
+          }
+        })
+        .finally(() => lease.release());
       if (failed) {
-        throw new ScriptFailure("error", `query ${failed.index} failed and the script caught the error: ${failed.error.rawMessage}`);
+        throw new ScriptFailure(
+          "error",
+          `query ${failed.index} failed and the script caught the error: ${failed.error.rawMessage}`,
+        );
       }
     } catch (err) {
       // A statement still running when time is up is stopped by ending its session.
@@ -87,7 +95,8 @@ function scriptError(err: unknown, failed: FailedQuery | undefined, limits: Scri
   const reason = err instanceof ScriptFailure ? err.reason : "error";
   let message = (err as Error).message;
   if (reason === "timeout") message = `script exceeded the time limit of ${limits.timeMs} ms`;
-  if (reason === "memory") message = `script exceeded the memory limit of ${Math.round(limits.memoryBytes / 1048576)} MiB (${message})`;
+  if (reason === "memory")
+    message = `script exceeded the memory limit of ${Math.round(limits.memoryBytes / 1048576)} MiB (${message})`;
   if (reason === "stack") message = `script exceeded the stack limit: recursion too deep (${message})`;
   const extra: Record<string, unknown> = { reason };
   if (failed) {

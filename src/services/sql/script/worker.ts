@@ -4,12 +4,29 @@
  * QuickJS has no fetch, fs, timers or process, and no module loader is installed, so `import` fails.
  */
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
-import { newQuickJSWASMModuleFromVariant, newVariant, RELEASE_SYNC, type QuickJSContext, type QuickJSHandle, type QuickJSWASMModule } from "quickjs-emscripten";
-import type { DoneMessage, FailureReason, ReadyMessage, RunMessage, SqlCallMessage, SqlReply, WorkerInit } from "./protocol.js";
+import {
+  newQuickJSWASMModuleFromVariant,
+  newVariant,
+  RELEASE_SYNC,
+  type QuickJSContext,
+  type QuickJSHandle,
+  type QuickJSWASMModule,
+} from "quickjs-emscripten";
+import type {
+  DoneMessage,
+  FailureReason,
+  ReadyMessage,
+  RunMessage,
+  SqlCallMessage,
+  SqlReply,
+  WorkerInit,
+} from "./protocol.js";
 
 const init = workerData as WorkerInit;
 // @types/node declares WebAssembly's types but not its constructors (they live in the DOM lib).
-const Wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => object } }).WebAssembly;
+const Wasm = (
+  globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => object } }
+).WebAssembly;
 const flag = new Int32Array(init.flag);
 const PAGE = 65_536;
 // QuickJS's wasm module needs this much memory to start; the cap is never set below it.
@@ -58,7 +75,9 @@ function quickjs(memoryBytes: number): Promise<QuickJSWASMModule> {
   // was made (and thrown away) on every run.
   const pages = Math.max(MIN_PAGES, Math.floor(memoryBytes / PAGE));
   const memory = new Wasm.Memory({ initial: MIN_PAGES, maximum: pages });
-  return (instance = newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmModule: init.wasm, wasmMemory: memory as never })));
+  return (instance = newQuickJSWASMModuleFromVariant(
+    newVariant(RELEASE_SYNC, { wasmModule: init.wasm, wasmMemory: memory as never }),
+  ));
 }
 
 // Ready once the sandbox can be made; a failure to instantiate is reported by the first run instead.
@@ -78,7 +97,13 @@ async function run(msg: RunMessage): Promise<DoneMessage> {
     const result = evaluate(ctx, msg);
     const done: DoneMessage = result.ok
       ? { type: "done", ok: true, result: result.value }
-      : { type: "done", ok: false, reason: classify(result.error, msg.deadline), message: result.error.message, recycle: false };
+      : {
+          type: "done",
+          ok: false,
+          reason: classify(result.error, msg.deadline),
+          message: result.error.message,
+          recycle: false,
+        };
     ctx.dispose();
     rt.dispose();
     return done;
@@ -86,7 +111,11 @@ async function run(msg: RunMessage): Promise<DoneMessage> {
     // A host-level failure (the wasm stack or memory gave out mid-call) leaves the instance unusable; it is
     // dropped, and the worker is replaced to be safe.
     const e = err as Error;
-    const reason: FailureReason = /call stack/i.test(e.message) ? "stack" : /memory/i.test(e.message) ? "memory" : "error";
+    const reason: FailureReason = /call stack/i.test(e.message)
+      ? "stack"
+      : /memory/i.test(e.message)
+        ? "memory"
+        : "error";
     return { type: "done", ok: false, reason, message: e.message, recycle: true };
   }
 }
@@ -100,7 +129,7 @@ type Outcome = { ok: true; value: string } | { ok: false; error: ScriptError };
 function classify(e: ScriptError, deadline: number): FailureReason {
   if (e.name === "InternalError" && /interrupted/.test(e.message) && Date.now() > deadline) return "timeout";
   if (/out of memory/i.test(e.message)) return "memory";
-  if (/stack overflow/i.test(e.message) || e.name === "RangeError" && /call stack/i.test(e.message)) return "stack";
+  if (/stack overflow/i.test(e.message) || (e.name === "RangeError" && /call stack/i.test(e.message))) return "stack";
   return "error";
 }
 
@@ -116,7 +145,16 @@ function evaluate(ctx: QuickJSContext, msg: RunMessage): Outcome {
     );
     const prelude = keep(unwrap(ctx, ctx.evalCode(PRELUDE, "prelude.js")));
     const encode = keep(
-      unwrap(ctx, ctx.callFunction(prelude, ctx.undefined, host, keep(ctx.newString(msg.input)), keep(ctx.newString(msg.bigMark)))),
+      unwrap(
+        ctx,
+        ctx.callFunction(
+          prelude,
+          ctx.undefined,
+          host,
+          keep(ctx.newString(msg.input)),
+          keep(ctx.newString(msg.bigMark)),
+        ),
+      ),
     );
     let value = keep(unwrap(ctx, load(ctx, msg.code)));
     if (ctx.typeof(value) === "function") {
@@ -198,7 +236,10 @@ function dumpError(ctx: QuickJSContext, h: QuickJSHandle): ScriptError {
   return { name: "Error", message: typeof d === "string" ? d : JSON.stringify(d) };
 }
 
-function unwrap(ctx: QuickJSContext, r: { value: QuickJSHandle; error?: undefined } | { error: QuickJSHandle }): QuickJSHandle {
+function unwrap(
+  ctx: QuickJSContext,
+  r: { value: QuickJSHandle; error?: undefined } | { error: QuickJSHandle },
+): QuickJSHandle {
   if ("error" in r && r.error) throw new VmError(dumpError(ctx, r.error));
   return (r as { value: QuickJSHandle }).value;
 }

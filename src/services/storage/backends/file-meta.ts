@@ -26,7 +26,8 @@ interface Record {
 /** Records kept in memory; past this the oldest go (a miss costs one small file read). */
 const CACHED = 10_000;
 
-const describes = (r: Record, path: string, st: Stats) => r.path === path && r.ino === st.ino && r.size === st.size && r.mtimeMs === st.mtimeMs;
+const describes = (r: Record, path: string, st: Stats) =>
+  r.path === path && r.ino === st.ino && r.size === st.size && r.mtimeMs === st.mtimeMs;
 
 export class FileMeta {
   private cache = new Map<string, Record>();
@@ -65,7 +66,11 @@ export class FileMeta {
     } catch {
       // Missing or unreadable record: fall through to the derived etag.
     }
-    return { ...base, etag: `"${st.ino.toString(16)}-${Math.round(st.mtimeMs * 1000).toString(16)}-${st.size.toString(16)}"`, contentType: "" };
+    return {
+      ...base,
+      etag: `"${st.ino.toString(16)}-${Math.round(st.mtimeMs * 1000).toString(16)}-${st.size.toString(16)}"`,
+      contentType: "",
+    };
   }
 
   /** Records metadata for the data file `st` describes (written atomically, like the data). */

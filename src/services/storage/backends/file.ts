@@ -8,8 +8,16 @@ import { randomUUID } from "node:crypto";
 import { constants, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { sidecarError } from "../../../errors.js";
-import { comparePaths, EtagHasher, type ListQuery, type ObjectMeta, type ObjectReader, type StorageBackend, type WriteOptions } from "../backend.js";
+import { sidecarError } from "../../../shared/errors.js";
+import {
+  comparePaths,
+  EtagHasher,
+  type ListQuery,
+  type ObjectMeta,
+  type ObjectReader,
+  type StorageBackend,
+  type WriteOptions,
+} from "../backend.js";
 import { sortByUtf8 } from "../../../shared/utf8-order.js";
 import { RESERVED_PREFIX } from "../paths.js";
 import { FileMeta } from "./file-meta.js";
@@ -75,7 +83,8 @@ export class FileStorage implements StorageBackend {
       if (!st) return "missing";
       if (st.isSymbolicLink()) throw sidecarError("FORBIDDEN", "path passes through a symbolic link");
       if (!st.isDirectory()) {
-        if (create) throw sidecarError("CONFLICT", `cannot store under ${JSON.stringify(path)}: a parent path is an object`);
+        if (create)
+          throw sidecarError("CONFLICT", `cannot store under ${JSON.stringify(path)}: a parent path is an object`);
         return "missing";
       }
     }
@@ -228,7 +237,10 @@ export class FileStorage implements StorageBackend {
   private async prune(path: string) {
     const segments = path.split("/");
     for (segments.pop(); segments.length > 0; segments.pop()) {
-      const ok = await fs.rmdir(this.abs(segments.join("/"))).then(() => true, () => false);
+      const ok = await fs.rmdir(this.abs(segments.join("/"))).then(
+        () => true,
+        () => false,
+      );
       if (!ok) return;
     }
   }
@@ -242,7 +254,8 @@ export class FileStorage implements StorageBackend {
     const old = await this.metaOf(source, st);
     await this.parents(destination, true);
     const existing = await fs.lstat(this.abs(destination)).catch(mapFsError);
-    if (existing?.isDirectory()) throw sidecarError("CONFLICT", `cannot store ${JSON.stringify(destination)}: objects exist under it`);
+    if (existing?.isDirectory())
+      throw sidecarError("CONFLICT", `cannot store ${JSON.stringify(destination)}: objects exist under it`);
     // rename keeps the inode and mtime, so metadata written for the new path matches the file once moved.
     await this.meta.write(destination, st, old.etag, old.contentType);
     const moved = await fs.rename(this.abs(source), this.abs(destination)).then(
@@ -290,7 +303,8 @@ export class FileStorage implements StorageBackend {
       .map((e) => ({ key: dir + e.name + (e.isDirectory() ? "/" : ""), dir: e.isDirectory() }));
     sortByUtf8(items, (i) => i.key);
     for (const item of items) {
-      if (after !== undefined && comparePaths(item.key, after) <= 0 && !(item.dir && after.startsWith(item.key))) continue;
+      if (after !== undefined && comparePaths(item.key, after) <= 0 && !(item.dir && after.startsWith(item.key)))
+        continue;
       if (item.dir) yield* this.walk(item.key, after);
       else yield item.key;
     }

@@ -1,5 +1,14 @@
 /** In-process object store for development and tests; nothing survives a restart. */
-import { comparePaths, EtagHasher, underPrefix, type ListQuery, type ObjectMeta, type ObjectReader, type StorageBackend, type WriteOptions } from "../backend.js";
+import {
+  comparePaths,
+  EtagHasher,
+  underPrefix,
+  type ListQuery,
+  type ObjectMeta,
+  type ObjectReader,
+  type StorageBackend,
+  type WriteOptions,
+} from "../backend.js";
 
 interface Entry {
   data: Buffer;

@@ -15,7 +15,7 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { SidecarError, sidecarError } from "../../../errors.js";
+import { SidecarError, sidecarError } from "../../../shared/errors.js";
 import type { ListQuery, ObjectMeta, ObjectReader, StorageBackend, WriteOptions } from "../backend.js";
 
 /** S3 lists at most 1000 keys per call. */
@@ -45,7 +45,8 @@ export function parseS3Url(url: string): S3Location {
   if (style !== null) config.forcePathStyle = style === "" || style === "true" || style === "1";
   const id = q.get("access_key_id");
   const secret = q.get("secret_access_key");
-  if ((id === null) !== (secret === null)) throw new Error("storage URL s3:// needs both access_key_id and secret_access_key, or neither");
+  if ((id === null) !== (secret === null))
+    throw new Error("storage URL s3:// needs both access_key_id and secret_access_key, or neither");
   if (id !== null && secret !== null) config.credentials = { accessKeyId: id, secretAccessKey: secret };
   return { bucket, config };
 }
@@ -57,11 +58,22 @@ interface AwsError {
 }
 
 const NETWORK = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "EPIPE"]);
-const CREDENTIALS = new Set(["InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken", "CredentialsProviderError", "InvalidToken"]);
+const CREDENTIALS = new Set([
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "AccessDenied",
+  "ExpiredToken",
+  "CredentialsProviderError",
+  "InvalidToken",
+]);
 
 function isNotFound(err: unknown): boolean {
   const e = err as AwsError;
-  return e.name === "NoSuchKey" || e.name === "NotFound" || (e.$metadata?.httpStatusCode === 404 && e.name !== "NoSuchBucket");
+  return (
+    e.name === "NoSuchKey" ||
+    e.name === "NotFound" ||
+    (e.$metadata?.httpStatusCode === 404 && e.name !== "NoSuchBucket")
+  );
 }
 
 /** SDK errors → catalogue errors with a message that names the cause but never the endpoint or keys. */
@@ -70,12 +82,16 @@ export function mapS3Error(err: unknown): never {
   const e = err as AwsError;
   const status = e.$metadata?.httpStatusCode;
   if (e.code && NETWORK.has(e.code)) throw sidecarError("UNAVAILABLE", `S3 endpoint is unreachable (${e.code})`);
-  if (e.name === "TimeoutError" || e.name === "RequestTimeout") throw sidecarError("UNAVAILABLE", "S3 endpoint did not answer in time");
+  if (e.name === "TimeoutError" || e.name === "RequestTimeout")
+    throw sidecarError("UNAVAILABLE", "S3 endpoint did not answer in time");
   if (e.name && CREDENTIALS.has(e.name)) throw sidecarError("BAD_GATEWAY", `S3 refused the credentials (${e.name})`);
-  if (status === 403) throw sidecarError("BAD_GATEWAY", "S3 refused the request (403 Forbidden: credentials or permissions)");
+  if (status === 403)
+    throw sidecarError("BAD_GATEWAY", "S3 refused the request (403 Forbidden: credentials or permissions)");
   if (e.name === "NoSuchBucket") throw sidecarError("BAD_GATEWAY", "S3 bucket does not exist");
-  if (e.name === "PreconditionFailed" || status === 412) throw sidecarError("CONFLICT", "object changed while it was being read");
-  if (status === 503 || e.name === "SlowDown") throw sidecarError("UNAVAILABLE", `S3 is unavailable (${e.name ?? status})`);
+  if (e.name === "PreconditionFailed" || status === 412)
+    throw sidecarError("CONFLICT", "object changed while it was being read");
+  if (status === 503 || e.name === "SlowDown")
+    throw sidecarError("UNAVAILABLE", `S3 is unavailable (${e.name ?? status})`);
   throw sidecarError("BAD_GATEWAY", `S3 request failed (${e.name ?? status ?? "unknown error"})`, {}, err);
 }
 
@@ -131,7 +147,12 @@ export class S3Storage implements StorageBackend {
       async *body(start: number, end: number, signal?: AbortSignal) {
         if (end <= start) return;
         // IfMatch pins the version `meta` describes; a replace in between is a CONFLICT, not mixed bytes.
-        const cmd = new GetObjectCommand({ Bucket: bucket, Key: path, Range: `bytes=${start}-${end - 1}`, IfMatch: meta.etag || undefined });
+        const cmd = new GetObjectCommand({
+          Bucket: bucket,
+          Key: path,
+          Range: `bytes=${start}-${end - 1}`,
+          IfMatch: meta.etag || undefined,
+        });
         let body: Readable;
         try {
           body = (await client.send(cmd, { abortSignal: signal })).Body as Readable;
@@ -154,7 +175,12 @@ export class S3Storage implements StorageBackend {
   async write(path: string, body: AsyncIterable<Uint8Array>, opts: WriteOptions): Promise<ObjectMeta> {
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: path, Body: Readable.from(body, { objectMode: false }), ContentType: opts.contentType || undefined },
+      params: {
+        Bucket: this.bucket,
+        Key: path,
+        Body: Readable.from(body, { objectMode: false }),
+        ContentType: opts.contentType || undefined,
+      },
       partSize: PART_SIZE,
       queueSize: 2,
       leavePartsOnError: false,
@@ -200,7 +226,13 @@ export class S3Storage implements StorageBackend {
         ),
       );
       for (const o of r.Contents ?? []) {
-        objects.push({ path: o.Key!, size: o.Size ?? 0, etag: o.ETag ?? "", contentType: "", lastModified: o.LastModified ?? new Date(0) });
+        objects.push({
+          path: o.Key!,
+          size: o.Size ?? 0,
+          etag: o.ETag ?? "",
+          contentType: "",
+          lastModified: o.LastModified ?? new Date(0),
+        });
       }
       more = r.IsTruncated === true;
       marker = objects.at(-1)?.path;
@@ -211,7 +243,14 @@ export class S3Storage implements StorageBackend {
   async copy(source: string, destination: string) {
     const copySource = `${this.bucket}/${source.split("/").map(encodeURIComponent).join("/")}`;
     try {
-      await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: destination, CopySource: copySource, MetadataDirective: "COPY" }));
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: destination,
+          CopySource: copySource,
+          MetadataDirective: "COPY",
+        }),
+      );
     } catch (err) {
       if (isNotFound(err)) return undefined;
       return mapS3Error(err);

@@ -5,13 +5,11 @@
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import * as pb from "../../gen/mikcar/storage/v1/storage_pb.js";
-import { ErrorKinds, SidecarError, sidecarError, toEnvelope } from "../errors.js";
-import { checkPath } from "../services/storage/paths.js";
-import { checkContentType, etagMatches } from "../services/storage/service.js";
-import { jsonObject } from "./params.js";
-import { queryInt } from "./params.js";
-import type { RestRequest, RestResponse, RestRoute } from "./route.js";
+import * as pb from "../../../gen/mikcar/storage/v1/storage_pb.js";
+import { ErrorKinds, SidecarError, sidecarError, toEnvelope } from "../../shared/errors.js";
+import { objectPath } from "./paths.js";
+import { jsonObject, jsonString, queryInt } from "../../shared/rest-params.js";
+import type { RestRequest, RestResponse, RestRoute } from "../../shared/rest-route.js";
 
 const m = pb.StorageService.method;
 const DEFAULT_TYPE = "application/octet-stream";
@@ -26,7 +24,8 @@ export function parseRange(header: string | undefined): pb.ByteRange | undefined
   if (a === "" && b === "") return undefined;
   // "-0" selects no bytes, so it is unsatisfiable (RFC 9110 14.1.1); suffix_length 0 would mean "no suffix", so
   // ask for a start past any object instead, which the service answers with 416 and the object's size.
-  if (a === "") return create(pb.ByteRangeSchema, BigInt(b!) === 0n ? { start: (1n << 63n) - 1n } : { suffixLength: BigInt(b!) });
+  if (a === "")
+    return create(pb.ByteRangeSchema, BigInt(b!) === 0n ? { start: (1n << 63n) - 1n } : { suffixLength: BigInt(b!) });
   if (b !== "" && BigInt(b!) < BigInt(a!)) return undefined;
   return create(pb.ByteRangeSchema, { start: BigInt(a!), end: b === "" ? undefined : BigInt(b!) });
 }
@@ -61,7 +60,8 @@ async function* uploadMessages(r: RestRequest, path: string): AsyncGenerator<pb.
   const size = /^\d{1,15}$/.test(declared) ? BigInt(declared) : undefined;
   const metadata = { path, contentType: header(r, "content-type"), size };
   yield create(pb.UploadRequestSchema, { part: { case: "metadata", value: metadata } });
-  for await (const chunk of r.stream) yield create(pb.UploadRequestSchema, { part: { case: "chunk", value: chunk as Buffer } });
+  for await (const chunk of r.stream)
+    yield create(pb.UploadRequestSchema, { part: { case: "chunk", value: chunk as Buffer } });
 }
 
 async function* chunksOf(it: AsyncIterator<DownloadPart>): AsyncGenerator<Uint8Array> {
@@ -91,7 +91,8 @@ export function storageRoutes(storage: ServiceImpl<typeof pb.StorageService>): R
       }
       throw err;
     }
-    if (first.done || first.value.part?.case !== "header") throw sidecarError("INTERNAL_ERROR", "download sent no header");
+    if (first.done || first.value.part?.case !== "header")
+      throw sidecarError("INTERNAL_ERROR", "download sent no header");
     const h = first.value.part.value;
     const headers: Record<string, string | number> = objectHeaders(h.info);
     if (h.notModified) {
@@ -123,9 +124,11 @@ export function storageRoutes(storage: ServiceImpl<typeof pb.StorageService>): R
       path: "/object/*",
       body: "none",
       async handle(r) {
-        const { info } = await storage.head(create(pb.HeadRequestSchema, { path: r.params["*"] ?? "" }), r.context(m.head));
-        const inm = header(r, "if-none-match");
-        if (inm !== "" && etagMatches(inm, info?.etag ?? "")) {
+        const { info, notModified } = await storage.head(
+          create(pb.HeadRequestSchema, { path: r.params["*"] ?? "", ifNoneMatch: header(r, "if-none-match") }),
+          r.context(m.head),
+        );
+        if (notModified) {
           const { "content-type": _, ...headers } = objectHeaders(info);
           return { status: 304, headers };
         }
@@ -146,11 +149,13 @@ export function storageRoutes(storage: ServiceImpl<typeof pb.StorageService>): R
       untimed: true,
       async handle(r) {
         const path = r.params["*"] ?? "";
-        // Checked here too so that messages name what a REST caller sent, not the RPC's metadata fields.
-        checkPath(path);
-        checkContentType(header(r, "content-type"), "content-type header");
         const { info } = await storage.upload(uploadMessages(r, path), r.context(m.upload));
-        return { status: 201, headers: { etag: info?.etag ?? "" }, json: { path, status: "created" } };
+        // The object's name: a leading "./" in the URL is not part of it.
+        return {
+          status: 201,
+          headers: { etag: info?.etag ?? "" },
+          json: { path: info?.path ?? path, status: "created" },
+        };
       },
     },
     {
@@ -160,7 +165,7 @@ export function storageRoutes(storage: ServiceImpl<typeof pb.StorageService>): R
       async handle(r) {
         const path = r.params["*"] ?? "";
         await storage.delete(create(pb.DeleteRequestSchema, { path }), r.context(m.delete));
-        return { json: { path, status: "deleted" } };
+        return { json: { path: objectPath(path), status: "deleted" } };
       },
     },
   ];
@@ -196,17 +201,13 @@ export function storageRoutes(storage: ServiceImpl<typeof pb.StorageService>): R
       body: "json",
       async handle(r) {
         const body = jsonObject(r.json);
-        const field = (name: string) => {
-          const v = body[name];
-          if (typeof v !== "string") throw sidecarError("BAD_REQUEST", `field ${name} must be a string`);
-          return v;
-        };
-        const req = { source: field("source"), destination: field("destination") };
+        const req = { source: jsonString(body, "source"), destination: jsonString(body, "destination") };
         const res =
           op === "copy"
             ? await storage.copy(create(pb.CopyRequestSchema, req), r.context(m.copy))
             : await storage.move(create(pb.MoveRequestSchema, req), r.context(m.move));
-        return { headers: { etag: res.info?.etag ?? "" }, json: { path: req.destination, status: op === "copy" ? "copied" : "moved" } };
+        const path = res.info?.path ?? req.destination;
+        return { headers: { etag: res.info?.etag ?? "" }, json: { path, status: op === "copy" ? "copied" : "moved" } };
       },
     }),
   );

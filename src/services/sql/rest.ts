@@ -1,27 +1,22 @@
 /** The SQL rows of the REST table (API.md, SQL): mikcar's paths onto the one SqlService implementation. */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import * as pb from "../../gen/mikcar/sql/v1/sql_pb.js";
-import { sidecarError } from "../errors.js";
-import { pbOfValue, rowObjects, valueOfJson, valueOfPb } from "../services/sql/values.js";
-import { parseExact, stringifyExact } from "./json.js";
-import { jsonObject, jsonArray } from "./params.js";
-import type { RestRoute } from "./route.js";
+import * as pb from "../../../gen/mikcar/sql/v1/sql_pb.js";
+import { sidecarError } from "../../shared/errors.js";
+import { pbOfValue, rowObjects, valueOfJson, valueOfPb } from "./values.js";
+import { parseExact, stringifyExact } from "../../shared/exact-json.js";
+import { jsonArray, jsonObject, jsonString } from "../../shared/rest-params.js";
+import type { RestRoute } from "../../shared/rest-route.js";
 
 const m = pb.SqlService.method;
-
-function str(obj: Record<string, unknown>, field: string, what = field): string {
-  const v = obj[field];
-  if (typeof v !== "string") throw sidecarError("BAD_REQUEST", `field ${what} must be a string`);
-  return v;
-}
 
 /** `{"sql", "params"?}` → the statement message fields. */
 function statement(obj: Record<string, unknown>, where = "") {
   const raw = obj.params;
-  if (raw !== undefined && raw !== null && !Array.isArray(raw)) throw sidecarError("BAD_REQUEST", `field ${where}params must be an array`);
+  if (raw !== undefined && raw !== null && !Array.isArray(raw))
+    throw sidecarError("BAD_REQUEST", `field ${where}params must be an array`);
   const params = ((raw ?? []) as unknown[]).map((v, i) => pbOfValue(valueOfJson(v, `${where}params[${i}]`)));
-  return { sql: str(obj, "sql", `${where}sql`), params };
+  return { sql: jsonString(obj, "sql", { what: `${where}sql` }), params };
 }
 
 export function sqlRoutes(sql: ServiceImpl<typeof pb.SqlService>): RestRoute[] {
@@ -32,7 +27,10 @@ export function sqlRoutes(sql: ServiceImpl<typeof pb.SqlService>): RestRoute[] {
       body: "json",
       async handle(r) {
         const res = await sql.query(create(pb.QueryRequestSchema, statement(jsonObject(r.json))), r.context(m.query));
-        const rows = rowObjects(res.columns ?? [], (res.rows ?? []).map((row) => (row.values ?? []).map((v) => valueOfPb(v))));
+        const rows = rowObjects(
+          res.columns ?? [],
+          (res.rows ?? []).map((row) => (row.values ?? []).map((v) => valueOfPb(v))),
+        );
         return { json: { rows, row_count: res.rowCount } };
       },
     },
@@ -41,7 +39,10 @@ export function sqlRoutes(sql: ServiceImpl<typeof pb.SqlService>): RestRoute[] {
       path: "/execute",
       body: "json",
       async handle(r) {
-        const res = await sql.execute(create(pb.ExecuteRequestSchema, statement(jsonObject(r.json))), r.context(m.execute));
+        const res = await sql.execute(
+          create(pb.ExecuteRequestSchema, statement(jsonObject(r.json))),
+          r.context(m.execute),
+        );
         return { json: { rows_affected: res.rowsAffected } };
       },
     },
@@ -54,7 +55,11 @@ export function sqlRoutes(sql: ServiceImpl<typeof pb.SqlService>): RestRoute[] {
         const statements = list.map((s, i) => statement(jsonObject(s, `statements[${i}]`), `statements[${i}].`));
         const res = await sql.batch(create(pb.BatchRequestSchema, { statements }), r.context(m.batch));
         return {
-          json: { statements_executed: res.statementsExecuted, status: "ok", total_rows_affected: res.totalRowsAffected },
+          json: {
+            statements_executed: res.statementsExecuted,
+            status: "ok",
+            total_rows_affected: res.totalRowsAffected,
+          },
         };
       },
     },
@@ -65,7 +70,7 @@ export function sqlRoutes(sql: ServiceImpl<typeof pb.SqlService>): RestRoute[] {
       async handle(r) {
         const body = jsonObject(r.json);
         const inputJson = body.input === undefined ? "" : stringifyExact(body.input);
-        const req = create(pb.ScriptRequestSchema, { script: str(body, "script"), inputJson });
+        const req = create(pb.ScriptRequestSchema, { script: jsonString(body, "script"), inputJson });
         const res = await sql.script(req, r.context(m.script));
         return { json: { result: parseExact(res.resultJson || "null"), queries_executed: res.queriesExecuted } };
       },

@@ -8,16 +8,21 @@
  * // … later
  * await sidecar.close();
  */
-import { createLogger, describeError, redactUrl, type Logger } from "./log.js";
-import { createSidecarServer, DEFAULT_LIMITS, type Sidecar } from "./server/sidecar.js";
-import { findModule, serviceModules } from "./services/catalogue.js";
-import type { ServerLimits, ServiceInstance } from "./services/module.js";
+import { findModule, serviceModules } from "../services/catalogue.js";
+import { type OptionInput, openService, type ServerLimits, type ServiceInstance } from "../services/module.js";
+import { createLogger, describeError, type Logger, redactUrl } from "../shared/log.js";
+import { createSidecarServer, DEFAULT_LIMITS, type Sidecar } from "./server.js";
 
 export interface SidecarOptions {
   /** Service name → backend URL, or an instance you opened yourself. */
   services: Record<string, string | ServiceInstance>;
-  /** Per-service options (the CLI's `--<service>-<option>` flags), by service name. */
-  serviceOptions?: Record<string, Record<string, string | boolean | undefined>>;
+  /**
+   * Per-service options (the CLI's `--<service>-<option>` flags), by service name: typed values (sizes in
+   * bytes, durations in ms) or text as a flag would take it ("10MiB", "30s").
+   */
+  serviceOptions?: Record<string, Record<string, OptionInput>>;
+  /** What chose each service's URL (flag, variable, default), for the start-up log. */
+  urlSources?: Record<string, string>;
   /** Bearer token for every route but `/health`; undefined means no auth. */
   authToken?: string;
   limits?: Partial<ServerLimits>;
@@ -37,10 +42,18 @@ export async function createSidecar(opts: SidecarOptions): Promise<Sidecar> {
       }
       const mod = findModule(name);
       if (!mod) {
-        throw new Error(`unknown service ${JSON.stringify(name)}: known services are ${serviceModules.map((m) => m.name).join(", ")}`);
+        throw new Error(
+          `unknown service ${JSON.stringify(name)}: known services are ${serviceModules.map((m) => m.name).join(", ")}`,
+        );
       }
-      const instance = await mod.open(spec, { log, limits, options: opts.serviceOptions?.[name] ?? {} });
-      log.info("service.opened", { service: name, backend: instance.backend, url: redactUrl(spec) });
+      const instance = await openService(mod, spec, { log, limits, options: opts.serviceOptions?.[name] });
+      const from = opts.urlSources?.[name];
+      log.info("service.opened", {
+        service: name,
+        backend: instance.backend,
+        url: redactUrl(spec),
+        ...(from ? { from } : {}),
+      });
       opened.push({ name, instance });
     }
   } catch (err) {
@@ -48,6 +61,8 @@ export async function createSidecar(opts: SidecarOptions): Promise<Sidecar> {
     log.error("service.open_failed", describeError(err));
     throw err;
   }
-  if (opened.length === 0) throw new Error("no service enabled: name at least one (kv, storage, sql, queue, secrets, email)");
+  if (opened.length === 0) {
+    throw new Error(`no service enabled: name at least one (${serviceModules.map((m) => m.name).join(", ")})`);
+  }
   return createSidecarServer({ services: opened, authToken: opts.authToken, limits, log });
 }

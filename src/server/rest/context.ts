@@ -8,8 +8,8 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import type { Readable } from "node:stream";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
-import { sidecarError } from "../errors.js";
-import type { RestRequest } from "./route.js";
+import { sidecarError } from "../../shared/errors.js";
+import type { RestRequest } from "../../shared/rest-route.js";
 
 const EMPTY = Buffer.alloc(0);
 
@@ -51,7 +51,8 @@ export class RestCall implements RestRequest {
     if (!this.ac) {
       this.ac = new AbortController();
       if (this.reason !== undefined) this.ac.abort(this.reason);
-      else if (this.res.writableFinished || this.res.destroyed) this.abort(sidecarError("REQUEST_TIMEOUT", "client closed the connection"));
+      else if (this.res.writableFinished || this.res.destroyed)
+        this.abort(sidecarError("REQUEST_TIMEOUT", "client closed the connection"));
       else {
         this.res.once("close", () => {
           if (!this.res.writableFinished) this.abort(sidecarError("REQUEST_TIMEOUT", "client closed the connection"));

@@ -4,11 +4,11 @@
  */
 import { create, type DescMethod } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import * as pb from "../../gen/mikcar/queue/v1/queue_pb.js";
-import { sidecarError } from "../errors.js";
-import { MAX_VISIBILITY_SECONDS, responseWritten } from "../services/queue/service.js";
-import { queryInt } from "./params.js";
-import type { RestRequest, RestResponse, RestRoute } from "./route.js";
+import * as pb from "../../../gen/mikcar/queue/v1/queue_pb.js";
+import { sidecarError } from "../../shared/errors.js";
+import { MAX_VISIBILITY_SECONDS, responseWritten } from "./service.js";
+import { queryInt } from "../../shared/rest-params.js";
+import type { RestRequest, RestResponse, RestRoute } from "../../shared/rest-route.js";
 
 const m = pb.QueueService.method;
 const str = JSON.stringify;
@@ -26,13 +26,18 @@ function ackMode(r: RestRequest): pb.AckMode {
   throw sidecarError("BAD_REQUEST", `query parameter ack must be "auto" or "manual", got ${str(v)}`);
 }
 
-const secondsParam = (r: RestRequest, name: string, max = 86_400) => Number(queryInt(r.query, name, 0n, { min: 0n, max: BigInt(max) }));
+const secondsParam = (r: RestRequest, name: string, max = 86_400) =>
+  Number(queryInt(r.query, name, 0n, { min: 0n, max: BigInt(max) }));
 
 /**
  * Runs a delivering call with a context that learns when the response was written, so auto-ack deliveries are
  * acked only then (and released at once if the client went away first).
  */
-async function delivering(r: RestRequest, method: DescMethod, call: (ctx: HandlerContext) => Promise<string>): Promise<RestResponse> {
+async function delivering(
+  r: RestRequest,
+  method: DescMethod,
+  call: (ctx: HandlerContext) => Promise<string>,
+): Promise<RestResponse> {
   // HEAD would be served by these GET rows and take a message whose body is never sent.
   if (r.method === "HEAD") throw sidecarError("METHOD_NOT_ALLOWED", "HEAD would consume a message; use GET");
   let finish!: (ok: boolean) => void;
@@ -53,7 +58,10 @@ export function queueRoutes(q: ServiceImpl<typeof pb.QueueService>): RestRoute[]
       path: "/push/:queue",
       body: "raw",
       async handle(r) {
-        const res = await q.push(create(pb.PushRequestSchema, { queue: r.params.queue, payload: r.body }), r.context(m.push));
+        const res = await q.push(
+          create(pb.PushRequestSchema, { queue: r.params.queue, payload: r.body }),
+          r.context(m.push),
+        );
         return { json: { message_id: res.messageId, queue: r.params.queue, status: "pushed" } };
       },
     },
@@ -79,7 +87,10 @@ export function queueRoutes(q: ServiceImpl<typeof pb.QueueService>): RestRoute[]
       path: "/publish/:topic",
       body: "raw",
       async handle(r) {
-        const res = await q.publish(create(pb.PublishRequestSchema, { topic: r.params.topic, payload: r.body }), r.context(m.publish));
+        const res = await q.publish(
+          create(pb.PublishRequestSchema, { topic: r.params.topic, payload: r.body }),
+          r.context(m.publish),
+        );
         return { json: { message_id: res.messageId, status: "published", topic: r.params.topic } };
       },
     },
@@ -109,7 +120,11 @@ export function queueRoutes(q: ServiceImpl<typeof pb.QueueService>): RestRoute[]
       path: "/ack/:name/:id",
       body: "none",
       async handle(r) {
-        const req = create(pb.AckRequestSchema, { name: r.params.name, id: r.params.id, group: r.query.get("group") ?? "" });
+        const req = create(pb.AckRequestSchema, {
+          name: r.params.name,
+          id: r.params.id,
+          group: r.query.get("group") ?? "",
+        });
         await q.ack(req, r.context(m.ack));
         return { json: { message_id: r.params.id, status: "acknowledged", topic: r.params.name } };
       },
@@ -120,7 +135,8 @@ export function queueRoutes(q: ServiceImpl<typeof pb.QueueService>): RestRoute[]
       body: "none",
       async handle(r) {
         const dl = r.query.get("dead_letter") ?? "false";
-        if (dl !== "true" && dl !== "false") throw sidecarError("BAD_REQUEST", `query parameter dead_letter must be true or false, got ${str(dl)}`);
+        if (dl !== "true" && dl !== "false")
+          throw sidecarError("BAD_REQUEST", `query parameter dead_letter must be true or false, got ${str(dl)}`);
         const req = create(pb.NackRequestSchema, {
           name: r.params.name,
           id: r.params.id,
@@ -128,7 +144,9 @@ export function queueRoutes(q: ServiceImpl<typeof pb.QueueService>): RestRoute[]
           deadLetter: dl === "true",
         });
         await q.nack(req, r.context(m.nack));
-        return { json: { message_id: r.params.id, status: dl === "true" ? "dead_lettered" : "requeued", topic: r.params.name } };
+        return {
+          json: { message_id: r.params.id, status: dl === "true" ? "dead_lettered" : "requeued", topic: r.params.name },
+        };
       },
     },
     {

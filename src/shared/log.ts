@@ -2,6 +2,8 @@
  * Structured logging: one JSON object per line on stderr. Callers pass fields, never secrets: tokens, URLs with
  * credentials and secret values must be redacted before they reach a log call (see `redactUrl`).
  */
+import { redactText } from "./redact.js";
+
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
 const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -31,26 +33,16 @@ export function createLogger(
   };
 }
 
-/** A URL safe to log: user, password and secret-looking query parameters replaced by `***`. */
-export function redactUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    if (u.username) u.username = "***";
-    if (u.password) u.password = "***";
-    for (const k of [...u.searchParams.keys()]) {
-      if (/secret|password|token|key/i.test(k)) u.searchParams.set(k, "***");
-    }
-    return u.toString();
-  } catch {
-    return "<unparseable url>";
-  }
-}
+export { redactUrl } from "./redact.js";
 
 /** Error text for logs: message and code only, credentials in URLs redacted. */
 export function describeError(err: unknown): Record<string, unknown> {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return { error: err.message.replace(/\/\/[^/@\s]*:[^/@\s]*@/g, "//***:***@"), ...(code !== undefined ? { code } : {}) };
+    return {
+      error: redactText(err.message),
+      ...(code !== undefined ? { code } : {}),
+    };
   }
   return { error: String(err) };
 }

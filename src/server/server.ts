@@ -5,10 +5,10 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { sidecarError } from "../errors.js";
-import { createLogger, describeError, type Logger } from "../log.js";
-import { createRestDispatcher, sendError } from "../rest/dispatcher.js";
-import { stringifyExact } from "../rest/json.js";
+import { sidecarError } from "../shared/errors.js";
+import { createLogger, describeError, type Logger } from "../shared/log.js";
+import { createRestDispatcher, sendError } from "./rest/dispatcher.js";
+import { stringifyExact } from "../shared/exact-json.js";
 import type { ServerLimits, ServiceInstance } from "../services/module.js";
 import { createAuth } from "./auth.js";
 import { discardRestOfBody } from "./body.js";

@@ -3,11 +3,11 @@
 import { isUtf8 } from "node:buffer";
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import * as pb from "../../gen/mikcar/kv/v1/kv_pb.js";
-import { sidecarError } from "../errors.js";
-import { stringifyExact } from "./json.js";
-import { jsonInt, jsonObject, jsonStringArray, queryInt } from "./params.js";
-import type { RestRequest, RestRoute } from "./route.js";
+import * as pb from "../../../gen/mikcar/kv/v1/kv_pb.js";
+import { sidecarError } from "../../shared/errors.js";
+import { stringifyExact } from "../../shared/exact-json.js";
+import { jsonInt, jsonObject, jsonStringArray, queryInt } from "../../shared/rest-params.js";
+import type { RestRequest, RestRoute } from "../../shared/rest-route.js";
 
 const m = pb.KvService.method;
 const lossy = new TextDecoder("utf-8");
@@ -99,7 +99,10 @@ export function kvRoutes(kv: ServiceImpl<typeof pb.KvService>): RestRoute[] {
       body: "json",
       async handle(r) {
         const by = jsonInt(jsonObject(r.json), "by") ?? (r.query.has("by") ? queryInt(r.query, "by", 1n) : undefined);
-        const res = await kv.increment(create(pb.IncrementRequestSchema, { key: r.params.key, by }), r.context(m.increment));
+        const res = await kv.increment(
+          create(pb.IncrementRequestSchema, { key: r.params.key, by }),
+          r.context(m.increment),
+        );
         return { json: { value: res.value } };
       },
     },
@@ -128,7 +131,10 @@ export function kvRoutes(kv: ServiceImpl<typeof pb.KvService>): RestRoute[] {
       async handle(r) {
         const seconds = jsonInt(jsonObject(r.json), "seconds");
         if (seconds === undefined) throw sidecarError("BAD_REQUEST", "field seconds is required");
-        const res = await kv.expire(create(pb.ExpireRequestSchema, { key: r.params.key, seconds }), r.context(m.expire));
+        const res = await kv.expire(
+          create(pb.ExpireRequestSchema, { key: r.params.key, seconds }),
+          r.context(m.expire),
+        );
         return { json: { status: res.existed ? "ok" : "key_not_found" } };
       },
     },

@@ -1,10 +1,10 @@
 /** The secrets rows of the REST table (API.md, Secrets): mikcar's paths and shapes onto the one SecretsService. */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import * as pb from "../../gen/mikcar/secrets/v1/secrets_pb.js";
-import { sidecarError } from "../errors.js";
-import { jsonObject } from "./params.js";
-import type { RestRequest, RestRoute } from "./route.js";
+import * as pb from "../../../gen/mikcar/secrets/v1/secrets_pb.js";
+import { sidecarError } from "../../shared/errors.js";
+import { jsonObject } from "../../shared/rest-params.js";
+import type { RestRequest, RestRoute } from "../../shared/rest-route.js";
 
 const m = pb.SecretsService.method;
 
@@ -22,7 +22,12 @@ function secretBody(r: RestRequest): { value: string; labels: Record<string, str
   return { value: body.value, labels: labels as Record<string, string> };
 }
 
-const infoJson = (s: pb.SecretInfo) => ({ name: s.name, version: s.version, created_at: s.createdAt, updated_at: s.updatedAt });
+const infoJson = (s: pb.SecretInfo) => ({
+  name: s.name,
+  version: s.version,
+  created_at: s.createdAt,
+  updated_at: s.updatedAt,
+});
 
 export function secretsRoutes(svc: ServiceImpl<typeof pb.SecretsService>): RestRoute[] {
   const name = (r: RestRequest) => r.params["*"] ?? "";
@@ -39,7 +44,15 @@ export function secretsRoutes(svc: ServiceImpl<typeof pb.SecretsService>): RestR
       async handle(r) {
         const req = create(pb.GetRequestSchema, { name: name(r), version: r.query.get("version") ?? "" });
         const s = create(pb.SecretSchema, (await svc.get(req, r.context(m.get))).secret);
-        return { json: { value: s.value, version: s.version, created_at: s.createdAt, updated_at: s.updatedAt, labels: s.labels } };
+        return {
+          json: {
+            value: s.value,
+            version: s.version,
+            created_at: s.createdAt,
+            updated_at: s.updatedAt,
+            labels: s.labels,
+          },
+        };
       },
     },
     {
@@ -48,7 +61,10 @@ export function secretsRoutes(svc: ServiceImpl<typeof pb.SecretsService>): RestR
       body: "json",
       async handle(r) {
         const { value, labels } = secretBody(r);
-        const res = await svc.create(create(pb.CreateRequestSchema, { name: name(r), value, labels }), r.context(m.create));
+        const res = await svc.create(
+          create(pb.CreateRequestSchema, { name: name(r), value, labels }),
+          r.context(m.create),
+        );
         return { status: 201, json: { status: "created", name: name(r), version: res.version ?? "" } };
       },
     },
@@ -59,7 +75,8 @@ export function secretsRoutes(svc: ServiceImpl<typeof pb.SecretsService>): RestR
       async handle(r) {
         const { value, labels } = secretBody(r);
         // Refused rather than ignored (mikcar ignores them): labels belong to the secret, set at creation.
-        if (Object.keys(labels).length > 0) throw sidecarError("BAD_REQUEST", "field labels can only be set when a secret is created");
+        if (Object.keys(labels).length > 0)
+          throw sidecarError("BAD_REQUEST", "field labels can only be set when a secret is created");
         const res = await svc.update(create(pb.UpdateRequestSchema, { name: name(r), value }), r.context(m.update));
         return { json: { status: "updated", name: name(r), version: res.version ?? "" } };
       },

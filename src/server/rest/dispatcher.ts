@@ -6,14 +6,15 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { finished, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import FindMyWay from "find-my-way";
-import { sidecarError, toEnvelope, isServerSide, SidecarError } from "../errors.js";
-import { describeError, type Logger } from "../log.js";
-import { readBody, discardRestOfBody } from "../server/body.js";
-import { Deadlines, type Deadline } from "../server/deadlines.js";
-import type { ServerLimits, ServiceInstance } from "../services/module.js";
+import { SidecarError, sidecarError } from "../../shared/errors.js";
+import type { Logger } from "../../shared/log.js";
+import { readBody, discardRestOfBody } from "../body.js";
+import { type Deadline, Deadlines } from "../deadlines.js";
+import { errorBody, logFailure, requestTimeout } from "../failures.js";
+import type { ServerLimits, ServiceInstance } from "../../services/module.js";
 import { RestCall } from "./context.js";
-import { parseExact, stringifyExact } from "./json.js";
-import type { HttpMethod, RestResponse, RestRoute } from "./route.js";
+import { parseExact, stringifyExact } from "../../shared/exact-json.js";
+import type { HttpMethod, RestResponse, RestRoute } from "../../shared/rest-route.js";
 
 const METHODS: HttpMethod[] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"];
 
@@ -35,7 +36,7 @@ export function createRestDispatcher(
   // Trailing slashes are significant: `/secrets/list/db/` is the folder prefix "db/", not "db".
   const router = FindMyWay({ ignoreTrailingSlash: false, maxParamLength: 65_536 });
   for (const { name, instance } of services) {
-    for (const route of instance.rest) {
+    for (const route of instance.rest(instance.impl)) {
       router.on(route.method, `/${name}${route.path}`, () => {}, { route, service: instance } satisfies Store);
     }
   }
@@ -68,7 +69,11 @@ export function createRestDispatcher(
           return true;
         }
       } catch {
-        sendError(req, res, sidecarError("BAD_REQUEST", "the request path has malformed percent-encoding or is not valid UTF-8"));
+        sendError(
+          req,
+          res,
+          sidecarError("BAD_REQUEST", "the request path has malformed percent-encoding or is not valid UTF-8"),
+        );
         return true;
       }
       const { route, service } = found.store as Store;
@@ -100,7 +105,7 @@ export function createRestDispatcher(
     let drain = false;
     if (!route.untimed && deadlines) {
       deadline = deadlines.start(() => {
-        const err = sidecarError("REQUEST_TIMEOUT", `request took longer than ${limits.requestTimeoutMs} ms`);
+        const err = requestTimeout(limits.requestTimeoutMs);
         call.abort(err);
         drain = true;
         if (!res.headersSent) sendError(req, res, err, { connection: "close" });
@@ -122,11 +127,11 @@ export function createRestDispatcher(
     } catch (err) {
       if (res.headersSent) {
         // Mid-stream failure: the status is gone, so cut the response to show it is incomplete.
-        if (isServerSide(err)) log.error("rest.stream_failed", { path: req.url, ...describeError(err) });
+        logFailure(log, "rest.stream_failed", { method: req.method, path: pathOf(req) }, err);
         res.destroy();
         return;
       }
-      if (isServerSide(err)) log.error("rest.failed", { method: req.method, path: pathOf(req), ...describeError(err) });
+      logFailure(log, "rest.failed", { method: req.method, path: pathOf(req) }, err);
       drain = err instanceof SidecarError && err.kind.status === 413;
       sendError(req, res, err, drain ? { connection: "close" } : undefined);
     } finally {
@@ -203,8 +208,7 @@ export function sendError(
     res.destroy();
     return;
   }
-  const env = toEnvelope(err);
-  const body = stringifyExact(env);
+  const { status, body } = errorBody(err);
   const headers: Record<string, string | number> = {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
@@ -212,6 +216,6 @@ export function sendError(
   };
   // `Connection` is an HTTP/1-only header; HTTP/2 refuses it.
   if (req.httpVersionMajor !== 1) delete headers.connection;
-  res.writeHead(env.status, headers);
+  res.writeHead(status, headers);
   res.end(body);
 }

@@ -1,0 +1,249 @@
+/**
+ * Command line + environment → a validated configuration, for the `mikcar` command. Precedence: the flag, then
+ * the environment variable, then the default. Every value goes through the typed option parser
+ * (shared/option-spec.ts), so every error names the flag or variable and what it accepts.
+ */
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import type { ListenAddress } from "./server/listener.js";
+import { serviceModules } from "./services/catalogue.js";
+import { type ServiceModule, urlEnvOf } from "./services/module.js";
+import type { LogLevel } from "./shared/log.js";
+import {
+  envNames,
+  type OptionSpec,
+  type OptionValue,
+  parseOption,
+  resolveOptions,
+  showDefault,
+  valueHint,
+} from "./shared/option-spec.js";
+import { OptionError } from "./shared/units.js";
+import { redactUrl } from "./shared/redact.js";
+import { schemeOf } from "./shared/url.js";
+
+/** A configuration the user must fix; the CLI prints the message and exits 1. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export interface ServiceConfig {
+  module: ServiceModule;
+  url: string;
+  /** What chose the URL, for the start-up log: `--sql-url`, `DATABASE_URL`, `default`. */
+  urlFrom: string;
+  options: Record<string, OptionValue | undefined>;
+}
+
+export interface Config {
+  help: boolean;
+  version: boolean;
+  services: ServiceConfig[];
+  listen: ListenAddress[];
+  authToken?: string;
+  maxBodyBytes: number;
+  requestTimeoutMs: number;
+  logLevel: LogLevel;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** The server's own options; services declare theirs in their modules. */
+export const SERVER_OPTIONS = {
+  port: {
+    type: "integer",
+    min: 0,
+    max: 65_535,
+    env: "PORT",
+    description: "TCP port; 0 picks a free one",
+    default: 3001,
+  },
+  host: { type: "string", env: "HOST", description: "address to bind", default: "127.0.0.1" },
+  socket: { type: "string", env: "SOCKET", description: "also (or, without --port, only) listen on a Unix socket" },
+  "auth-token": {
+    type: "string",
+    env: ["SIDECAR_TOKEN", "AUTH_TOKEN"],
+    description: "require Authorization: Bearer <token> on everything but /health",
+  },
+  "no-auth": { type: "boolean", description: "turn auth off even if a token is set in the environment" },
+  "max-body-size": {
+    type: "size",
+    min: 1,
+    env: "MAX_BODY_SIZE",
+    description: "largest buffered request body",
+    default: 10 * 1024 * 1024,
+  },
+  "request-timeout": {
+    type: "duration",
+    env: "REQUEST_TIMEOUT",
+    description: "time before 408 / DEADLINE_EXCEEDED, 0 = none",
+    default: 30_000,
+  },
+  "log-level": {
+    type: "string",
+    choices: ["debug", "info", "warn", "error", "silent"],
+    env: "LOG_LEVEL",
+    description: "lowest level logged",
+    default: "info",
+  },
+} as const satisfies Record<string, OptionSpec>;
+
+const optionFlag = (service: string, opt: string) => `${service}-${opt}`;
+
+function argSpec(): NonNullable<ParseArgsConfig["options"]> {
+  const spec: NonNullable<ParseArgsConfig["options"]> = {
+    help: { type: "boolean", short: "h" },
+    version: { type: "boolean", short: "v" },
+    all: { type: "boolean" },
+  };
+  for (const [name, o] of Object.entries(SERVER_OPTIONS) as Array<[string, OptionSpec]>) {
+    spec[name] = { type: o.type === "boolean" ? "boolean" : "string" };
+  }
+  spec.port = { type: "string", short: "p" };
+  for (const m of serviceModules) {
+    spec[m.name] = { type: "boolean" };
+    spec[`${m.name}-url`] = { type: "string" };
+    for (const [opt, o] of Object.entries(m.options ?? {})) {
+      spec[optionFlag(m.name, opt)] = { type: o.type === "boolean" ? "boolean" : "string" };
+    }
+  }
+  return spec;
+}
+
+/** The raw value of one option: the flag, else the first of its environment variables that is set. */
+function pick(
+  values: Record<string, string | boolean | undefined>,
+  env: Env,
+  flag: string,
+  spec: OptionSpec,
+): { raw: string | boolean | undefined; from: string } {
+  if (values[flag] !== undefined) return { raw: values[flag], from: `--${flag}` };
+  for (const name of envNames(spec)) if (env[name] !== undefined) return { raw: env[name], from: name };
+  return { raw: undefined, from: "default" };
+}
+
+/** Parses `argv` (without node and script) against `env`. Throws ConfigError with a user-facing message. */
+export function parseConfig(argv: string[], env: Env): Config {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: argv, options: argSpec(), allowPositionals: false, strict: true })
+      .values as typeof values;
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message} (see --help)`);
+  }
+  try {
+    return buildConfig(values, env);
+  } catch (err) {
+    if (err instanceof OptionError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
+function buildConfig(values: Record<string, string | boolean | undefined>, env: Env): Config {
+  const help = values.help === true;
+  const version = values.version === true;
+  const server = (name: keyof typeof SERVER_OPTIONS) => {
+    const spec: OptionSpec = SERVER_OPTIONS[name];
+    const { raw, from } = pick(values, env, name, spec);
+    const what = from === "default" ? `--${name}` : from;
+    return { value: raw === undefined ? spec.default : parseOption(spec, raw, what), from, given: raw !== undefined };
+  };
+
+  const services: ServiceConfig[] = [];
+  for (const m of serviceModules) {
+    const urlFlag = values[`${m.name}-url`] as string | undefined;
+    if (values[m.name] !== true && values.all !== true && urlFlag === undefined) continue;
+    const fromEnv = urlEnvOf(m).find((name) => env[name] !== undefined);
+    const url = urlFlag ?? (fromEnv ? env[fromEnv]! : m.defaultUrl);
+    const urlFrom = urlFlag !== undefined ? `--${m.name}-url` : (fromEnv ?? "default");
+    if (!m.schemes.includes(schemeOf(url))) {
+      throw new ConfigError(
+        `${urlFrom === "default" ? `default ${m.name} URL` : urlFrom} ${JSON.stringify(redactUrl(url))} is not supported: ` +
+          `accepted schemes are ${m.schemes.map((s) => `${s}://`).join(", ")}`,
+      );
+    }
+    const given: Record<string, string | boolean | undefined> = {};
+    const sources: Record<string, string> = {};
+    for (const [opt, o] of Object.entries(m.options ?? {})) {
+      const { raw, from } = pick(values, env, optionFlag(m.name, opt), o);
+      given[opt] = raw;
+      sources[opt] = from;
+    }
+    // Messages name what the user actually set: the flag, or the environment variable it came from.
+    const options = resolveOptions(m.options ?? {}, given, (opt) =>
+      sources[opt] === "default" || sources[opt] === undefined ? `--${optionFlag(m.name, opt)}` : sources[opt]!,
+    );
+    services.push({ module: m, url, urlFrom, options });
+  }
+  if (services.length === 0 && !help && !version) {
+    throw new ConfigError(
+      `no service enabled: pass at least one of ${serviceModules.map((m) => `--${m.name}`).join(", ")} (or --all); see --help`,
+    );
+  }
+
+  let authToken: string | undefined;
+  if (values["no-auth"] !== true) {
+    const token = server("auth-token");
+    if (token.given && String(token.value).trim() === "") {
+      throw new ConfigError(
+        "the auth token (--auth-token, SIDECAR_TOKEN or AUTH_TOKEN) is empty: set a token or pass --no-auth",
+      );
+    }
+    authToken = token.value as string | undefined;
+  }
+
+  const port = server("port");
+  const socket = server("socket").value as string | undefined;
+  const listen: ListenAddress[] = [];
+  // A socket alone means socket only; a port (given or default) means TCP too.
+  if (port.given || socket === undefined)
+    listen.push({ host: server("host").value as string, port: port.value as number });
+  if (socket !== undefined) listen.push({ socket: socket.replace(/^unix:/, "") });
+
+  return {
+    help,
+    version,
+    services,
+    listen,
+    authToken,
+    maxBodyBytes: server("max-body-size").value as number,
+    requestTimeoutMs: server("request-timeout").value as number,
+    logLevel: server("log-level").value as LogLevel,
+  };
+}
+
+function optionLine(flag: string, spec: OptionSpec, short?: string): string {
+  const envs = envNames(spec);
+  const def = showDefault(spec);
+  const left = `${short ? `${short}, ` : "    "}--${flag}${valueHint(spec)}`;
+  return `  ${left.padEnd(44)} ${spec.description}${envs.length ? ` (env ${envs.join(", ")})` : ""}${def !== undefined ? ` [${def}]` : ""}`;
+}
+
+export function helpText(version: string): string {
+  const lines = [
+    `mikcar ${version} — one port for storage, KV, SQL, queues, secrets and email over REST, gRPC, gRPC-Web and Connect`,
+    "",
+    "Usage: mikcar [--kv] [--storage] [...] [options]",
+    "",
+    "Every option is read from its flag, else from its environment variable, else its default.",
+    "Sizes take 512KiB, 10MB, 5GiB (a bare number is bytes unless noted); durations take 500ms, 30s, 5m",
+    "(a bare number is seconds unless noted).",
+    "",
+    "Services (--<name>-url URL, else the environment variable named, else the embedded default):",
+  ];
+  for (const m of serviceModules) {
+    lines.push(`  --${m.name.padEnd(10)} ${m.summary}`);
+    lines.push(
+      `  ${"".padEnd(12)} --${m.name}-url or ${urlEnvOf(m).join(" or ")} default ${m.defaultUrl}; schemes ${m.schemes.map((s) => `${s}://`).join(" ")}`,
+    );
+    for (const [opt, o] of Object.entries(m.options ?? {})) lines.push(`  ${optionLine(optionFlag(m.name, opt), o)}`);
+  }
+  lines.push("  --all        every service on its embedded default", "", "Options:");
+  for (const [name, o] of Object.entries(SERVER_OPTIONS) as Array<[string, OptionSpec]>) {
+    lines.push(optionLine(name, o, name === "port" ? "-p" : undefined));
+  }
+  lines.push(
+    "  -h, --help                                   this text",
+    "  -v, --version                                print the version",
+  );
+  return `${lines.join("\n")}\n`;
+}
