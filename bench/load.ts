@@ -73,9 +73,13 @@ local n = 0
 local threads = {}
 bad = 0
 function setup(thread) table.insert(threads, thread) end
+-- wrk calls request() once after init to see whether requests vary, and throws that one away: start at -1
+-- so that the first request sent is step 1 of cycle 0 (else every pop would precede its push).
+function init(args) n = -1 end
 function request()
-  local s = steps[(n % nsteps) + 1]
-  local i = math.floor(n / nsteps) % N
+  local k = math.max(n, 0)
+  local s = steps[(k % nsteps) + 1]
+  local i = math.floor(k / nsteps) % N
   n = n + 1
   local path = s.path
   if s.keyed then path = string.gsub(path, "{i}", tostring(i)) end

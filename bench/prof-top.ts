@@ -26,4 +26,11 @@ prof.samples.forEach((id, i) => {
   self.set(key, (self.get(key) ?? 0) + dt);
 });
 const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
-for (const [k, v] of rows) console.log(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
+// With the number of operations served as a third argument, also µs of self time per operation.
+const ops = Number(process.argv[4] ?? 0);
+const busy = total - (self.get("(idle) :0") ?? 0);
+if (ops > 0) console.log(`busy ${(busy / ops).toFixed(1)} µs per operation over ${ops} operations`);
+for (const [k, v] of rows) {
+  const per = ops > 0 ? `${(v / ops).toFixed(2).padStart(7)} µs  ` : "";
+  console.log(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${per}${k}`);
+}
