@@ -59,6 +59,8 @@ export interface Case {
   goal?: number;
   goalVs?: string;
   note?: string;
+  /** CPU seconds the backend has used so far (e.g. Redis INFO): reported per operation in the row's note. */
+  backendCpu?: () => Promise<number>;
 }
 
 let only: RegExp | undefined;
@@ -98,10 +100,17 @@ export async function measure(c: Case): Promise<BenchRow | undefined> {
     ? await runDirect({ ...c.direct, keys, concurrency: c.connections, durationSec: c.durationSec })
     : undefined;
   // CPU time the server process used per operation: on a busy machine a steadier measure than throughput.
+  const backendUs = new Map<BenchServer, number[]>();
   const run = async (server: BenchServer) => {
     const before = cpuSeconds(server.pid);
+    const backendBefore = await c.backendCpu?.();
     const r = await wrk({ ...spec, url: server.url });
     const used = cpuSeconds(server.pid) - before;
+    if (c.backendCpu && r.ops > 0) {
+      const list = backendUs.get(server) ?? [];
+      list.push((((await c.backendCpu()) - backendBefore!) * 1e6) / r.ops);
+      backendUs.set(server, list);
+    }
     return { ...r, cpuUs: r.ops > 0 ? (used * 1e6) / r.ops : NaN };
   };
   // A fresh process compiles its hot paths during its first second of load: keep that out of the figures.
@@ -127,6 +136,14 @@ export async function measure(c: Case): Promise<BenchRow | undefined> {
     goalVs: c.goalVs,
     note: c.note,
   };
+  if (c.backendCpu) {
+    const avg = (xs: number[] | undefined) => (xs ? xs.reduce((x, y) => x + y, 0) / xs.length : NaN);
+    const b = avg(c.limit && backendUs.get(c.limit));
+    const cs = avg(backendUs.get(c.sidecar));
+    row.note = [row.note, `backend CPU per operation: limit ${fmtN(b)} µs, sidecar ${fmtN(cs)} µs`]
+      .filter(Boolean)
+      .join("; ");
+  }
   console.error(`#   ${summary(row)}`);
   return row;
 }

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { measure, type BenchRow, type BenchSuite } from "../lib.js";
+import { deleteRedisPrefix } from "../redis-clean.js";
 import { startBenchProcess, startSidecarProcess, type BenchServer } from "../servers.js";
 
 const REDIS = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -136,7 +137,6 @@ const suite: BenchSuite = {
               load: { steps: [{ method: "GET", path: "/kv/keys/bench:5*?limit=100" }] },
               sidecar: side,
               limit: undefined,
-              note: b.name === "keys page of 100 memory" ? undefined : undefined,
             }),
           );
         } finally {
@@ -146,15 +146,7 @@ const suite: BenchSuite = {
       }
     } finally {
       rmSync(work, { recursive: true, force: true });
-      if (backends.some((b) => b.name === "redis")) {
-        const r = new Redis(REDIS);
-        for (;;) {
-          const keys = await r.keys(`${id}*`);
-          if (keys.length === 0) break;
-          for (let i = 0; i < keys.length; i += 10_000) await r.del(...keys.slice(i, i + 10_000));
-        }
-        r.disconnect();
-      }
+      if (backends.some((b) => b.name === "redis")) await deleteRedisPrefix(REDIS, id);
     }
     return rows;
   },

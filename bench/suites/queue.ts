@@ -7,12 +7,25 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { measure, type BenchRow, type BenchSuite } from "../lib.js";
+import { deleteRedisPrefix } from "../redis-clean.js";
 import { startBenchProcess, startSidecarProcess, type BenchServer } from "../servers.js";
 
 const REDIS = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const AMQP = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const QUEUES = 16;
 const body = JSON.stringify({ job: "resize", id: 12345, tags: ["a", "b"] });
+
+/** Redis's own CPU time so far (INFO cpu), to show what each round trip costs the shared server. */
+async function redisCpu(): Promise<number> {
+  const r = new Redis(REDIS);
+  try {
+    const info = await r.info("cpu");
+    const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
+    return field("used_cpu_user") + field("used_cpu_sys");
+  } finally {
+    r.disconnect();
+  }
+}
 
 /** `n` messages spread over the bench queues, pushed through the server itself 64 at a time. */
 async function seed(server: BenchServer, n: number) {
@@ -39,12 +52,7 @@ async function reachable(name: string, fn: () => Promise<unknown>): Promise<bool
 
 /** Removes what the sidecar left on the shared servers (its key and queue names are known here). */
 async function cleanUp(prefix: string, backend: string) {
-  if (backend === "redis") {
-    const r = new Redis(REDIS);
-    const keys = await r.keys(`${prefix}*`);
-    for (let i = 0; i < keys.length; i += 10_000) await r.del(...keys.slice(i, i + 10_000));
-    r.disconnect();
-  }
+  if (backend === "redis") await deleteRedisPrefix(REDIS, prefix);
   if (backend === "amqp") {
     const conn = await (await import("amqplib")).connect(AMQP);
     const ch = await conn.createChannel();
@@ -138,6 +146,7 @@ const suite: BenchSuite = {
                 reject: '"message":null',
               },
               direct: b.name === "memory" ? undefined : { service: "queue", backend: b.url("direct"), op: "push+pop" },
+              backendCpu: b.name === "redis" ? redisCpu : undefined,
             }),
           );
         }
