@@ -79,6 +79,11 @@ export class FileMeta {
     const file = this.file(path);
     const tmp = join(this.tmpDir, `${randomUUID()}.meta`);
     await fs.writeFile(tmp, JSON.stringify(rec), { flag: "wx" });
+    // The old record goes first, so the rename does not replace a file: ext4 (auto_da_alloc) makes a rename
+    // over an existing file flush the new one's data at the next journal commit, which the upload's directory
+    // fsync then waits for — a third disk flush per upload, doubling a small PUT. Meanwhile a reader that misses
+    // the in-memory record sees none on disk and derives an etag: never a stale one.
+    await fs.rm(file, { force: true });
     try {
       await fs.rename(tmp, file);
     } catch (err) {
