@@ -3,7 +3,7 @@
  * both see the same share of whatever else the shared machine is doing; back-to-back runs of a few seconds
  * each were seen to differ by 2× on the same server.
  */
-import type { LoadResult } from "../lib.js";
+import type { LoadResult } from "./lib.js";
 import type { H2LoadResult } from "./h2load.js";
 
 type Run<R> = (durationSec: number) => Promise<R>;

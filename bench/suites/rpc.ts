@@ -11,11 +11,12 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { GetRequestSchema, SetRequestSchema } from "../../gen/mikcar/kv/v1/kv_pb.js";
 import { DownloadRequestSchema } from "../../gen/mikcar/storage/v1/storage_pb.js";
-import { load, type BenchRow, type BenchSuite, type LoadResult } from "../lib.js";
-import { startChild } from "../rpc/children.js";
+import type { BenchSuite } from "../lib.js";
+import { load, type LoadResult, printRows, type RpcRow } from "../rpc/lib.js";
+import { startBareHttp, startChild } from "../rpc/children.js";
 import { h2load, hasH2load, type H2LoadResult } from "../rpc/h2load.js";
 import { paired } from "../rpc/paired.js";
-import { startBaselineServer, startSidecarProcess } from "../servers.js";
+import { startSidecarProcess } from "../servers.js";
 
 const BLOB = 1 << 20;
 
@@ -39,7 +40,7 @@ const suite: BenchSuite = {
   name: "rpc",
   async run({ durationSec }) {
     if (!(await hasH2load())) throw new Error("h2load not found (Debian package nghttp2-client)");
-    const rows: BenchRow[] = [];
+    const rows: RpcRow[] = [];
     const d = durationSec;
     const value = (r: LoadResult, mbps: boolean) => (mbps ? (r as H2LoadResult).bytesPerSec / 1e6 : r.rps);
     /**
@@ -94,7 +95,7 @@ const suite: BenchSuite = {
       BLOB_BYTES: String(BLOB),
       BLOB_CHUNK: String(256 << 10),
     });
-    const bare1 = await startBaselineServer();
+    const bare1 = await startBareHttp();
     try {
       await fetch(`${side.url}/kv/set/bench`, { method: "POST", body: "hello" });
       await fetch(`${side.url}/storage/object/bench.bin`, { method: "PUT", body: Buffer.alloc(BLOB, 7) });
@@ -197,7 +198,9 @@ const suite: BenchSuite = {
     } finally {
       await Promise.all([side.stop(), grpcJs.stop(), bare2.stop(), bare1.stop()]);
     }
-    return rows;
+    // Its rows have their own shape (baselines beside each case, p50/p99, CPU per call): printed here.
+    printRows(rows);
+    return [];
   },
 };
 export default suite;
