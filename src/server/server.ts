@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import { sidecarError } from "../shared/errors.js";
 import { createLogger, describeError, type Logger } from "../shared/log.js";
 import { serverStopping } from "../shared/stopping.js";
@@ -17,6 +17,7 @@ import { discardRestOfBody } from "./body.js";
 import { createHealth } from "./health.js";
 import { listenDual, type DualListener, type ListenAddress, type NodeHandler } from "./listener.js";
 import { rpcInterceptors, rpcRoutes } from "./rpc.js";
+import { createFastRpc } from "./rpc-fast/handler.js";
 import { traceOf } from "./trace.js";
 
 export const DEFAULT_LIMITS: Required<ServerLimits> = {
@@ -81,19 +82,28 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
     }
   }
 
+  const services = config.services.map((s) => s.instance);
+  const interceptors = rpcInterceptors({ auth, limits, log });
+  const acceptCompression = [compressionGzip, compressionBrotli];
   const adapter = connectNodeAdapter({
-    routes: rpcRoutes({
-      services: config.services.map((s) => s.instance),
-      auth,
-      limits,
-      log,
-      registerHealth: health.register,
-    }),
-    interceptors: rpcInterceptors({ auth, limits, log }),
+    routes: rpcRoutes({ services, auth, limits, log, registerHealth: health.register }),
+    interceptors,
+    acceptCompression,
     readMaxBytes: limits.maxBodyBytes,
     shutdownSignal: shutdown.signal,
     contextValues: () => createContextValues().set(serverStopping, stopping.signal),
     fallback: (req, res) => serveFallback(req as IncomingMessage, res as ServerResponse),
+  });
+  // Unary calls of the services themselves skip connect-node's per-call machinery; the same interceptors and
+  // implementations run. Streams, health, reflection and anything unusual go to the adapter.
+  const fast = createFastRpc({
+    services,
+    interceptors,
+    readMaxBytes: limits.maxBodyBytes,
+    acceptCompression,
+    shutdownSignal: shutdown.signal,
+    stoppingSignal: stopping.signal,
+    log,
   });
 
   function serveFallback(req: IncomingMessage, res: ServerResponse) {
@@ -106,14 +116,17 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
 
   const handler: NodeHandler = (req, res) => {
     const trace = traceOf(req.headers);
-    res.setHeader("x-trace-id", trace.traceId);
-    if (trace.traceparent) res.setHeader("traceparent", trace.traceparent);
     // RPC paths are "/package.Service/Method"; anything whose first segment has no dot is REST or /health and
     // skips the adapter's own routing.
     const url = req.url ?? "/";
     const end = url.indexOf("/", 1);
     const dot = url.indexOf(".");
-    if (dot > 0 && (end < 0 || dot < end)) adapter(req, res);
+    const rpc = dot > 0 && (end < 0 || dot < end);
+    // The fast path writes the trace headers with its own (setHeader validates and stores each one apart).
+    if (rpc && fast(req, res, trace)) return;
+    res.setHeader("x-trace-id", trace.traceId);
+    if (trace.traceparent) res.setHeader("traceparent", trace.traceparent);
+    if (rpc) adapter(req, res);
     else serveFallback(req as IncomingMessage, res as ServerResponse);
   };
 
