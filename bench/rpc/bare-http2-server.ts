@@ -2,7 +2,8 @@
  * Baseline: bare node:http2 (h2c) answering fixed replies in each protocol's shape, the ceiling for any Node
  * HTTP/2 server here. gRPC paths get a 200, a fixed message envelope and `grpc-status: 0` trailers; gRPC-Web and
  * Connect paths the same bytes without trailers; `/stream` sends BLOB_BYTES in BLOB_CHUNK-sized gRPC envelopes (what a
- * Download of that size puts on the wire). Run as its own process; prints `listening <port>`.
+ * Download of that size puts on the wire); `/messages/<n>/<size>` sends n envelopes of that size one write each
+ * (a queue Stream's shape). Run as its own process; prints `listening <port>`.
  */
 import * as http2 from "node:http2";
 
@@ -35,7 +36,25 @@ server.on("stream", (stream, headers) => {
   const type = String(headers["content-type"] ?? "");
   stream.on("data", () => {});
   stream.on("end", () => {
-    if (path === "/stream") {
+    if (path.startsWith("/messages/")) {
+      // MESSAGES envelopes of the given size, written as a queue Stream delivers them: one write each.
+      const n = Number(path.split("/")[2]);
+      const size = Number(path.split("/")[3]);
+      const one = Buffer.alloc(5 + size, 0x61);
+      one.fill(0, 0, 5);
+      one.writeUInt32BE(size, 1);
+      stream.respond({ ":status": 200, "content-type": "application/grpc+proto" }, { waitForTrailers: true });
+      stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      let i = 0;
+      const pump = () => {
+        while (i < n) {
+          i++;
+          if (!stream.write(one)) return void stream.once("drain", pump);
+        }
+        stream.end();
+      };
+      pump();
+    } else if (path === "/stream") {
       stream.respond({ ":status": 200, "content-type": "application/grpc+proto" }, { waitForTrailers: true });
       stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
       let i = 0;

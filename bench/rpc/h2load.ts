@@ -16,6 +16,8 @@ export interface H2Load {
   body: Uint8Array;
   headers: Record<string, string>;
   durationSec: number;
+  /** A fixed number of requests instead of a duration. */
+  requests?: number;
   connections?: number;
   streams?: number;
   /** Process whose CPU time is measured around the run. */
@@ -52,8 +54,7 @@ export async function h2load(opts: H2Load): Promise<H2LoadResult> {
       String(opts.connections ?? 8),
       "-m",
       String(opts.streams ?? 16),
-      "-D",
-      String(opts.durationSec),
+      ...(opts.requests ? ["-n", String(opts.requests)] : ["-D", String(opts.durationSec)]),
       "-d",
       data,
       "--log-file",

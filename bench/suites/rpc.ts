@@ -10,11 +10,13 @@
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { GetRequestSchema, SetRequestSchema } from "../../gen/mikcar/kv/v1/kv_pb.js";
+import { PublishRequestSchema, StreamRequestSchema } from "../../gen/mikcar/queue/v1/queue_pb.js";
 import { DownloadRequestSchema } from "../../gen/mikcar/storage/v1/storage_pb.js";
 import { load, type BenchRow, type BenchSuite, type LoadResult } from "../lib.js";
 import { startChild } from "../rpc/children.js";
 import { h2load, hasH2load, type H2LoadResult } from "../rpc/h2load.js";
 import { paired } from "../rpc/paired.js";
+import { readGrpcStream } from "../rpc/stream-client.js";
 import { startBaselineServer, startSidecarProcess } from "../servers.js";
 
 const BLOB = 1 << 20;
@@ -87,6 +89,9 @@ const suite: BenchSuite = {
       "memory://",
       "--storage",
       "--storage-url",
+      "memory://",
+      "--queue",
+      "--queue-url",
       "memory://",
     ]);
     const grpcJs = await startChild("./grpc-js-server.ts");
@@ -194,6 +199,45 @@ const suite: BenchSuite = {
         h2(S, side.pid, "/mikcar.storage.v1.StorageService/Download", envelope(downloadMsg), GRPC, big),
         true,
       );
+
+      // queue Stream: QUEUED messages published first, then read by one stream as fast as it delivers them,
+      // against bare node:http2 writing as many envelopes of the same size. Messages per second; one stream, so
+      // the rate is the per-message cost of the path (the service takes and settles each message on its own).
+      const QUEUED = 20_000;
+      const publish = toBinary(
+        PublishRequestSchema,
+        create(PublishRequestSchema, { topic: "bench-t", payload: Buffer.from('{"n":1}') }),
+      );
+      const streamReq = toBinary(StreamRequestSchema, create(StreamRequestSchema, { topic: "bench-t" }));
+      const queueRound = async () => {
+        const pub = await h2load({
+          url: `${S}/mikcar.queue.v1.QueueService/Publish`,
+          body: envelope(publish),
+          headers: GRPC,
+          durationSec: d,
+          requests: QUEUED,
+        });
+        if (pub.errors > 0) console.error(`# rpc/queue publish: ${pub.errors} errors`);
+        return readGrpcStream(S, "/mikcar.queue.v1.QueueService/Stream", streamReq, QUEUED);
+      };
+      const ours = await queueRound();
+      const size = Math.round(ours.bytes / Math.max(1, ours.messages)) - 5;
+      const bare = await readGrpcStream(B, `/messages/${QUEUED}/${size}`, new Uint8Array(0), QUEUED);
+      const rate = (r: typeof ours) => r.messages / r.seconds;
+      rows.push({
+        suite: "rpc",
+        name: `bare http2 ${QUEUED} × ${size} B (baseline)`,
+        value: rate(bare),
+        unit: "msg/s",
+      });
+      rows.push({
+        suite: "rpc",
+        name: "gRPC queue Stream h2c",
+        value: rate(ours),
+        unit: "msg/s",
+        baseline: `bare http2 ${QUEUED} × ${size} B (baseline)`,
+        ratio: rate(ours) / rate(bare),
+      });
     } finally {
       await Promise.all([side.stop(), grpcJs.stop(), bare2.stop(), bare1.stop()]);
     }
