@@ -30,6 +30,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GetRequestSchema, KvService, SetRequestSchema } from "../../gen/mikcar/kv/v1/kv_pb.js";
 import { DownloadResponseSchema } from "../../gen/mikcar/storage/v1/storage_pb.js";
 import { createAuth } from "../../src/server/auth.js";
+import { DEFAULT_LIMITS } from "../../src/server/server.js";
 import { listenDual, type DualListener } from "../../src/server/listener.js";
 import { largeBytesParts } from "../../src/server/rpc-fast/codec.js";
 import { createFastRpc } from "../../src/server/rpc-fast/handler.js";
@@ -119,9 +120,13 @@ async function serve(withFastPath: boolean): Promise<DualListener> {
     readMaxBytes: LIMIT,
   });
   const fast = createFastRpc({ services: [instance], interceptors, readMaxBytes: LIMIT, acceptCompression, log });
-  return listenDual({ port: 0, host: "127.0.0.1" }, (req, res) => {
-    if (!withFastPath || !fast(req, res)) adapter(req, res);
-  });
+  return listenDual(
+    { port: 0, host: "127.0.0.1" },
+    (req, res) => {
+      if (!withFastPath || !fast(req, res)) adapter(req, res);
+    },
+    DEFAULT_LIMITS,
+  );
 }
 
 let fastServer: DualListener;

@@ -15,7 +15,7 @@ import {
 import { ScalarType, type DescField, type Message } from "@bufbuild/protobuf";
 import { reflect } from "@bufbuild/protobuf/reflect";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { undecodableRequest } from "../failures.js";
 
 export interface Codec {
   parse(bytes: Uint8Array): never | ReturnType<typeof fromBinary<DescMessage>>;
@@ -35,7 +35,7 @@ export function codecFor(method: DescMethod, binary: boolean): Codec {
         try {
           return fromBinary(input, bytes);
         } catch (e) {
-          throw new ConnectError(`cannot decode ${input.typeName}: ${(e as Error).message}`, Code.InvalidArgument);
+          throw undecodableRequest(input.typeName, (e as Error).message);
         }
       },
       serialize: (m) => toBinary(output, m),
@@ -46,10 +46,7 @@ export function codecFor(method: DescMethod, binary: boolean): Codec {
       try {
         return fromJsonString(input, decoder.decode(bytes), JSON_READ);
       } catch (e) {
-        throw new ConnectError(
-          `cannot decode ${input.typeName} from JSON: ${(e as Error).message}`,
-          Code.InvalidArgument,
-        );
+        throw undecodableRequest(input.typeName, (e as Error).message);
       }
     },
     serialize: (m) => encoder.encode(toJsonString(output, m)),

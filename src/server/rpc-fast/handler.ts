@@ -17,6 +17,7 @@ import type { Logger } from "../../shared/log.js";
 import { logFailure, toRpcError } from "../failures.js";
 import type { ServiceInstance } from "../../services/module.js";
 import { discardRestOfBody } from "../body.js";
+import { serverStopping } from "../../shared/stopping.js";
 import { Call } from "./call.js";
 import { adoptResponse, FastRequest, FastStreamRequest } from "./exchange.js";
 import { FLAG_COMPRESSED, unwrapEnvelope } from "./envelope.js";
@@ -38,6 +39,8 @@ export interface FastRpcOptions {
   /** Smaller responses are sent uncompressed (connect-es's default is 1 KiB). */
   compressMinBytes?: number;
   shutdownSignal?: AbortSignal;
+  /** Handed to implementations as the `serverStopping` context value, as the adapter does (long-polls end). */
+  stoppingSignal?: AbortSignal;
   log: Logger;
 }
 
@@ -109,6 +112,7 @@ export function createFastRpc(
       opts.shutdownSignal,
       wire.protocol,
     );
+    if (opts.stoppingSignal) call.values.set(serverStopping, opts.stoppingSignal);
     let answered = false;
     const answer: Answerer = (body, error) => {
       if (answered) return;
