@@ -8,7 +8,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LoadResult } from "../lib.js";
+import type { LoadResult } from "../load.js";
 
 export interface H2Load {
   url: string;
@@ -27,8 +27,6 @@ export interface H2Load {
 export interface H2LoadResult extends LoadResult {
   /** Bytes of response bodies per second. */
   bytesPerSec: number;
-  /** Server CPU microseconds per completed request, when `serverPid` was given. */
-  cpuUsPerCall?: number;
 }
 
 export function hasH2load(): Promise<boolean> {
@@ -80,11 +78,12 @@ export async function h2load(opts: H2Load): Promise<H2LoadResult> {
     const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0;
     return {
       rps: done / opts.durationSec,
+      ops: done,
       p50Ms: pct(0.5),
       p99Ms: pct(0.99),
       errors: failed + bad,
       bytesPerSec: dataBytes / opts.durationSec,
-      cpuUsPerCall: opts.serverPid && done > 0 ? cpu / done : undefined,
+      cpuUs: opts.serverPid && done > 0 ? cpu / done : undefined,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
