@@ -67,9 +67,16 @@ export function createFastRpc(
   const compressMinBytes = opts.compressMinBytes ?? 1024;
   const readMax = opts.readMaxBytes;
 
-  // Negotiation results by (requested, accepted) header values: clients send the same few on every call.
+  // Negotiation results by (requested, accepted) header values: clients send the same few on every call, and
+  // most send neither (then no key string is built at all).
   const negotiated = new Map<string, ReturnType<typeof compressionNegotiate>>();
+  const none = new Map<Wire, ReturnType<typeof compressionNegotiate>>();
   const negotiate = (wire: Wire, requested: string | null, accepted: string | null) => {
+    if (requested === null && accepted === null) {
+      let c = none.get(wire);
+      if (c === undefined) none.set(wire, (c = compressionNegotiate(accept, null, null, wire.acceptEncodingHeader)));
+      return c;
+    }
     const key = `${wire.acceptEncodingHeader}\n${requested}\n${accepted}`;
     let c = negotiated.get(key);
     if (c === undefined) {
