@@ -1,13 +1,15 @@
 /**
  * One listening socket (TCP or Unix) serving HTTP/1.1 and cleartext HTTP/2 (prior knowledge) side by side: the
  * first bytes of each connection decide. The HTTP/2 preface goes to an `http2` server, anything else to an
- * `http` server; both run the same handler.
+ * `http` server; both run the same handler. With TLS (TCP only) every connection is TLS, and ALPN decides
+ * instead: `h2` to the same `http2` server, `http/1.1` (or no ALPN) to the same `http` server.
  */
 import * as net from "node:net";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import { lstat, unlink } from "node:fs/promises";
 import { stringifyExact } from "../shared/exact-json.js";
+import type { TlsMaterial } from "./tls.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
@@ -23,7 +25,11 @@ export interface DualListener {
 
 export type ListenAddress = { port: number; host: string } | { socket: string };
 
-export async function listenDual(addr: ListenAddress, handler: NodeHandler): Promise<DualListener> {
+export async function listenDual(
+  addr: ListenAddress,
+  handler: NodeHandler,
+  tlsMaterial?: TlsMaterial,
+): Promise<DualListener> {
   // Node's own requestTimeout covers a whole upload; we time requests ourselves (and exempt streams).
   const h1 = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, handler);
   h1.on("clientError", answerClientError);
@@ -40,12 +46,18 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
     s.once("close", () => sessions.delete(s));
   });
   const sockets = new Set<net.Socket>();
+  // The Unix socket stays plaintext: only local processes reach it, and they are what TLS would protect against.
+  const secure =
+    tlsMaterial && !("socket" in addr)
+      ? tlsMaterial.createServer((s) => (s.alpnProtocol === "h2" ? h2 : h1).emit("connection", s))
+      : undefined;
   // allowHalfOpen as http.Server itself sets it; the HTTP layer decides what a client's FIN means.
   // noDelay as http.Server sets it: without it Nagle holds back small responses (a 3x throughput loss here).
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    sniff(socket, h1, h2);
+    if (secure) secure.emit("connection", socket);
+    else sniff(socket, h1, h2);
   });
 
   if ("socket" in addr) await removeStaleSocket(addr.socket);
@@ -73,6 +85,7 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
       }, graceMs);
       await closed;
       h1.close(() => {}); // stops the tracking interval started above
+      if (secure) tlsMaterial!.forget(secure);
       clearInterval(sweep);
       clearTimeout(force);
     },

@@ -10,17 +10,32 @@ import * as reflectionV1alpha from "../../gen/grpc/reflection/v1alpha/reflection
 import { sidecarError } from "../shared/errors.js";
 import { describeError, type Logger } from "../shared/log.js";
 import { registerService, type ServerLimits, type ServiceInstance } from "../services/module.js";
-import type { AuthCheck } from "./auth.js";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { Deadlines } from "./deadlines.js";
+import type { Gate } from "./policy/gate.js";
+import { REQUEST_STATE, stateIn } from "./policy/request-state.js";
 import { registerReflection } from "./reflection.js";
 
 /**
- * Auth for every RPC except grpc.health.v1 (open, like `GET /health`). Not `async`: a rejected token throws
- * here and the interceptor outside turns it into a rejection; an extra async frame per call buys nothing.
+ * Identification and rate limits for every RPC except grpc.health.v1 (open, like `GET /health`); the principal
+ * goes into the request state for the guarded services to authorise each call. Not `async`: a rejected token
+ * throws here and the interceptor outside turns it into a rejection; an extra async frame per call buys
+ * nothing (a remote rate-limit store makes it a promise).
  */
-function authInterceptor(auth: AuthCheck): Interceptor {
+function authInterceptor(auth: Gate): Interceptor {
   return (next) => (req) => {
-    if (req.service.typeName !== Health.typeName) auth.verify(req.header.get("authorization"));
+    if (req.service.typeName === Health.typeName) return next(req);
+    const state = stateIn(req.contextValues);
+    const admitted = auth.admit(req.header.get("authorization"), state.peer);
+    if (admitted instanceof Promise) {
+      return admitted.then((p) => {
+        state.caller = p;
+        if (state.record) state.record.token = p.id;
+        return next(req);
+      });
+    }
+    state.caller = admitted;
+    if (state.record) state.record.token = admitted.id;
     return next(req);
   };
 }
@@ -54,7 +69,10 @@ function deadlineAndErrors(limits: ServerLimits, log: Logger): Interceptor {
           : deadlines.start(() => reject(sidecarError("REQUEST_TIMEOUT", `request took longer than ${ms} ms`)));
       const fail = (err: unknown) => {
         deadline?.cancel();
-        reject(hide(req, err));
+        const shown = hide(req, err);
+        const record = req.contextValues.get(REQUEST_STATE)?.record;
+        if (record) record.code = codeToString(shown.code).toUpperCase();
+        reject(shown);
       };
       let res;
       try {
@@ -72,7 +90,7 @@ function deadlineAndErrors(limits: ServerLimits, log: Logger): Interceptor {
 
 export interface RpcSetup {
   services: readonly ServiceInstance[];
-  auth: AuthCheck;
+  auth: Gate;
   limits: ServerLimits;
   log: Logger;
   registerHealth(router: ConnectRouter): void;

@@ -4,16 +4,25 @@
  * sockets; graceful shutdown. Nothing here listens until `listen` is called.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { sidecarError } from "../shared/errors.js";
 import { createLogger, describeError, type Logger } from "../shared/log.js";
 import { createRestDispatcher, sendError } from "./rest/dispatcher.js";
 import { stringifyExact } from "../shared/exact-json.js";
 import type { ServerLimits, ServiceInstance } from "../services/module.js";
-import { createAuth } from "./auth.js";
 import { discardRestOfBody } from "./body.js";
 import { createHealth } from "./health.js";
 import { listenDual, type DualListener, type ListenAddress, type NodeHandler } from "./listener.js";
+import { type AccessLogTarget, createAccessLog } from "./policy/access-log.js";
+import { Bulkhead } from "./policy/bulkhead.js";
+import { PolicyEvents } from "./policy/events.js";
+import { createGate } from "./policy/gate.js";
+import { guardService } from "./policy/guard.js";
+import { MemoryRateStore, type RateStore } from "./policy/rate-limit.js";
+import { attachState, peerNames, REQUEST_STATE, type RequestState, stateOf } from "./policy/request-state.js";
+import type { PolicySource } from "./policy/source.js";
+import type { TlsMaterial } from "./tls.js";
 import { rpcInterceptors, rpcRoutes } from "./rpc.js";
 import { traceOf } from "./trace.js";
 
@@ -22,8 +31,24 @@ export const DEFAULT_LIMITS: ServerLimits = { maxBodyBytes: 10 * 1024 * 1024, re
 export interface SidecarConfig {
   /** Opened services by REST name ("kv", "storage", …). */
   services: ReadonlyArray<{ name: string; instance: ServiceInstance }>;
-  /** Bearer token guarding everything but `/health`; undefined turns auth off. */
+  /** Bearer token guarding everything but `/health`; undefined turns auth off. Ignored when a policy is given. */
   authToken?: string;
+  /** Per-token access rules (docs/policy.md); when given, everything not allowed is refused. */
+  policy?: PolicySource;
+  /** Server-wide token bucket for all calls together (`--rate-limit`). */
+  serverRate?: { perSecond: number; burst: number };
+  /** Where buckets live (default: in memory). */
+  rateStore?: RateStore;
+  /** Service name → calls that may run against its backend at once (`--<service>-max-concurrency`). */
+  maxConcurrency?: Record<string, number>;
+  /** How long a call waits for a slot before it gets 503 (default 1 s). */
+  maxConcurrencyWaitMs?: number;
+  /** One JSON line per request: a file path, "-" for stderr, or a function; undefined or "off": none. */
+  accessLog?: AccessLogTarget;
+  /** TLS for TCP listeners (the Unix socket stays plaintext). */
+  tls?: TlsMaterial;
+  /** Where denials, rate-limit refusals and reloads are announced (made here if not given). */
+  events?: PolicyEvents;
   limits?: Partial<ServerLimits>;
   log?: Logger;
 }
@@ -35,14 +60,41 @@ export interface Sidecar {
   listen(addr: ListenAddress): Promise<string>;
   /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes the backends. */
   close(graceMs?: number): Promise<void>;
+  /** Reads the policy file and the TLS certificates again (what SIGHUP does); a bad file keeps the old. */
+  reload(): Promise<void>;
+  /** Policy events: `denied`, `rate_limited`, `reloaded` (for metrics). */
+  readonly events: PolicyEvents;
 }
 
 export function createSidecarServer(config: SidecarConfig): Sidecar {
   const log = config.log ?? createLogger();
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...config.limits };
-  const auth = createAuth(config.authToken);
+  const events = config.events ?? new PolicyEvents();
+  const rateStore = config.rateStore ?? new MemoryRateStore();
+  if (config.policy && config.authToken !== undefined)
+    log.warn("auth.token_ignored", { reason: "a policy is given: only its tokens are accepted" });
+  const auth = createGate({
+    authToken: config.policy ? undefined : config.authToken,
+    policy: config.policy,
+    serverRate: config.serverRate,
+    store: rateStore,
+    events,
+    mtls: config.tls?.mtls,
+  });
+  const accessLog =
+    config.accessLog !== undefined && config.accessLog !== "off" ? createAccessLog(config.accessLog) : undefined;
+  // Served to REST and RPC alike: one guarded implementation per service (policy, namespaces, bulkhead).
+  const services = config.services.map(({ name, instance }) => {
+    const max = config.maxConcurrency?.[name] ?? 0;
+    const bulkhead = max > 0 ? new Bulkhead(name, max, config.maxConcurrencyWaitMs ?? 1_000) : undefined;
+    const impl = guardService(instance, { name, enforce: config.policy !== undefined, bulkhead, events }, !!accessLog);
+    return { name, instance: impl === instance.impl ? instance : { ...instance, impl } };
+  });
+  const serviceNames = new Map(config.services.map((s) => [s.instance.desc.typeName, s.name]));
+  // Request state is only needed when something reads it: a policy, the access log or client certificates.
+  const tracked = config.policy !== undefined || accessLog !== undefined || config.tls?.mtls === true;
   const health = createHealth(config.services);
-  const rest = createRestDispatcher(config.services, limits, log);
+  const rest = createRestDispatcher(services, limits, log);
   const listeners: DualListener[] = [];
   const shutdown = new AbortController();
 
@@ -59,7 +111,13 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
         res.end(body);
         return;
       }
-      auth.verify(req.headers.authorization);
+      const state = stateOf(req);
+      const admitted = auth.admit(req.headers.authorization, state?.peer);
+      const caller = admitted instanceof Promise ? await admitted : admitted;
+      if (state) {
+        state.caller = caller;
+        if (state.record) state.record.token = caller.id;
+      }
       if (!(await rest.handle(req, res))) {
         sendError(req, res, sidecarError("NOT_FOUND", `no route for ${req.method} ${path}`));
       }
@@ -71,13 +129,20 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
 
   const adapter = connectNodeAdapter({
     routes: rpcRoutes({
-      services: config.services.map((s) => s.instance),
+      services: services.map((s) => s.instance),
       auth,
       limits,
       log,
       registerHealth: health.register,
     }),
     interceptors: rpcInterceptors({ auth, limits, log }),
+    // The state the outer handler attached to the Node request, for the interceptors and guarded services.
+    contextValues: (req) => {
+      const values = createContextValues();
+      const state = stateOf(req);
+      if (state) values.set(REQUEST_STATE, state);
+      return values;
+    },
     readMaxBytes: limits.maxBodyBytes,
     shutdownSignal: shutdown.signal,
     fallback: (req, res) => serveFallback(req as IncomingMessage, res as ServerResponse),
@@ -100,17 +165,54 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
     const url = req.url ?? "/";
     const end = url.indexOf("/", 1);
     const dot = url.indexOf(".");
-    if (dot > 0 && (end < 0 || dot < end)) adapter(req, res);
+    const rpc = dot > 0 && (end < 0 || dot < end);
+    if (tracked) {
+      const state: RequestState = { peer: peerNames(req), caller: undefined, record: accessLog ? {} : undefined };
+      attachState(req, state);
+      if (accessLog) {
+        if (rpc) {
+          const q = url.indexOf("?");
+          const path = q < 0 ? url.slice(1) : url.slice(1, q);
+          const slash = path.indexOf("/");
+          state.record!.service = serviceNames.get(path.slice(0, slash)) ?? path.slice(0, slash);
+          state.record!.method = path.slice(slash + 1);
+        } else if (end > 0) state.record!.service = url.slice(1, end);
+        accessLog.begin(
+          req,
+          res,
+          state.record!,
+          trace.traceId,
+          rpc ? rpcProtocol(req.headers["content-type"]) : "rest",
+        );
+      }
+    }
+    if (rpc) adapter(req, res);
     else serveFallback(req as IncomingMessage, res as ServerResponse);
   };
 
   return {
     handler,
+    events,
     async listen(addr) {
-      const l = await listenDual(addr, handler);
+      const l = await listenDual(addr, handler, config.tls);
       listeners.push(l);
-      log.info("listening", { address: l.address, auth: auth.enabled });
+      const tls = config.tls && !("socket" in addr) ? (config.tls.mtls ? "mtls" : "tls") : undefined;
+      log.info("listening", { address: l.address, auth: auth.enabled, ...(tls ? { tls } : {}) });
       return l.address;
+    },
+    async reload() {
+      await config.policy?.reload();
+      if (config.tls) {
+        try {
+          await config.tls.reload();
+          log.info("tls.reloaded", { cert: config.tls.files.cert });
+          events.emit("reloaded", { what: "tls", ok: true });
+        } catch (err) {
+          const error = (err as Error).message;
+          log.error("tls.reload_failed", { error, kept: "the running certificates" });
+          events.emit("reloaded", { what: "tls", ok: false, error });
+        }
+      }
     },
     async close(graceMs = 10_000) {
       // Streams still open at the deadline are told to wrap up; the listeners then cut what is left.
@@ -118,8 +220,19 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
       await Promise.all(listeners.splice(0).map((l) => l.close(graceMs)));
       clearTimeout(streamsDeadline);
       shutdown.abort();
-      const results = await Promise.allSettled(config.services.map((s) => s.instance.close()));
+      config.policy?.close();
+      const results = await Promise.allSettled([
+        ...config.services.map((s) => s.instance.close()),
+        rateStore.close(),
+        accessLog?.close(),
+      ]);
       for (const r of results) if (r.status === "rejected") log.warn("service.close_failed", describeError(r.reason));
     },
   };
+}
+
+function rpcProtocol(contentType: string | undefined): string {
+  if (contentType?.startsWith("application/grpc-web")) return "grpc-web";
+  if (contentType?.startsWith("application/grpc")) return "grpc";
+  return "connect";
 }

@@ -10,6 +10,7 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import { sidecarError } from "../../shared/errors.js";
 import type { RestRequest } from "../../shared/rest-route.js";
+import { REQUEST_STATE, type RequestState } from "../policy/request-state.js";
 
 const EMPTY = Buffer.alloc(0);
 
@@ -27,6 +28,8 @@ export class RestCall implements RestRequest {
     private readonly service: DescService,
     readonly params: Record<string, string>,
     private readonly qs: string,
+    /** Who is calling (identified by the server before the row runs), for the guarded services. */
+    readonly state: RequestState | undefined = undefined,
   ) {}
 
   get method(): string {
@@ -119,7 +122,11 @@ class RestHandlerContext implements HandlerContext {
   }
 
   get values(): ContextValues {
-    return (this.vals ??= createContextValues());
+    if (!this.vals) {
+      this.vals = createContextValues();
+      if (this.call.state) this.vals.set(REQUEST_STATE, this.call.state);
+    }
+    return this.vals;
   }
 }
 

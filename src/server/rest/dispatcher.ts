@@ -11,6 +11,7 @@ import { describeError, type Logger } from "../../shared/log.js";
 import { readBody, discardRestOfBody } from "../body.js";
 import { Deadlines, type Deadline } from "../deadlines.js";
 import type { ServerLimits, ServiceInstance } from "../../services/module.js";
+import { stateOf } from "../policy/request-state.js";
 import { RestCall } from "./context.js";
 import { parseExact, stringifyExact } from "../../shared/exact-json.js";
 import type { HttpMethod, RestResponse, RestRoute } from "../../shared/rest-route.js";
@@ -99,7 +100,7 @@ export function createRestDispatcher(
     req: IncomingMessage,
     res: ServerResponse,
   ) {
-    const call = new RestCall(req, res, service.desc, params, qs);
+    const call = new RestCall(req, res, service.desc, params, qs, stateOf(req));
     let deadline: Deadline | undefined;
     let drain = false;
     if (!route.untimed && deadlines) {
@@ -208,12 +209,15 @@ export function sendError(
     return;
   }
   const env = toEnvelope(err);
+  const record = stateOf(req)?.record;
+  if (record) record.code = env.code;
   const body = stringifyExact(env);
   const headers: Record<string, string | number> = {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
     ...extraHeaders,
   };
+  if (typeof env.retry_after === "number") headers["retry-after"] = String(env.retry_after);
   // `Connection` is an HTTP/1-only header; HTTP/2 refuses it.
   if (req.httpVersionMajor !== 1) delete headers.connection;
   res.writeHead(env.status, headers);

@@ -72,7 +72,7 @@ function classBody(body: string): string {
 }
 
 function escapeRegex(c: string) {
-  return c.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+  return c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
 
 function escapeClass(c: string) {

@@ -105,7 +105,7 @@ export function auditBackend(backend: SqlBackend, log: Logger): SqlBackend {
   };
   return {
     name: backend.name,
-    run: (sql, params) => audited(sql, () => backend.run(sql, params), "statement"),
+    run: (sql, params, opts) => audited(sql, () => backend.run(sql, params, opts), "statement"),
     transaction: (fn, opts) =>
       backend.transaction(
         (tx) =>

@@ -34,7 +34,13 @@ export interface SqlTx {
   run(sql: string, params: readonly SqlValue[]): Promise<SqlResult>;
 }
 
-export interface TransactionOptions {
+/** Per-call settings of a statement. */
+export interface RunOptions {
+  /** Run this statement read-only, as the backend's `readonly` mode would (a policy's Query-only caller). */
+  readonly?: boolean;
+}
+
+export interface TransactionOptions extends RunOptions {
   /**
    * Aborting it while a statement is in flight ends the transaction at once (the connection is dropped, which
    * rolls back on the server) — how a script watchdog stops a slow statement.
@@ -55,7 +61,7 @@ export interface SqlBackend {
   /** Short name shown in health and logs: "postgres", "sqlite". */
   readonly name: string;
   /** One statement, committed on its own. */
-  run(sql: string, params: readonly SqlValue[]): Promise<SqlResult>;
+  run(sql: string, params: readonly SqlValue[], opts?: RunOptions): Promise<SqlResult>;
   /** Runs `fn` in one transaction: commits when it resolves, rolls back when it rejects. */
   transaction<T>(fn: (tx: SqlTx) => Promise<T>, opts?: TransactionOptions): Promise<T>;
   ping(): Promise<void>;

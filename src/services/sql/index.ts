@@ -11,6 +11,7 @@ import { ScriptPool } from "./script/pool.js";
 import type { ScriptLimits } from "./script/protocol.js";
 import { sqlRoutes } from "./rest.js";
 import { createSqlService } from "./service.js";
+import { sqlResources } from "./resources.js";
 
 const MiB = 1024 * 1024;
 
@@ -111,7 +112,10 @@ export function sqlInstance(backend: SqlBackend, opts: SqlInstanceOptions = {}):
   const settings = opts.settings ?? DEFAULT_SQL_SETTINGS;
   const audited = auditBackend(backend, opts.log ?? createLogger("silent"));
   const scripts = new ScriptPool(settings.scripts, settings.scriptWorkers);
-  return serviceInstance(SqlService, createSqlService(audited, scripts), sqlRoutes, backend, () => scripts.close());
+  return {
+    ...serviceInstance(SqlService, createSqlService(audited, scripts), sqlRoutes, backend, () => scripts.close()),
+    resources: sqlResources,
+  };
 }
 
 export const sqlModule: ServiceModule = {

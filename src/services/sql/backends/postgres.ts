@@ -10,6 +10,7 @@ import { READONLY_REFUSED, TRANSACTION_CONTROL, TRANSACTION_CONTROL_MESSAGE, lea
 import {
   taggedText,
   type SqlBackend,
+  type RunOptions,
   type SqlBackendOptions,
   type SqlResult,
   type SqlTx,
@@ -48,6 +49,7 @@ export class PostgresSql implements SqlBackend {
   private pool: pg.Pool;
   private config: pg.PoolConfig;
   private begin: string;
+  private beginReadOnly: string;
   /** Converters for column types found in pg_type (enums, arrays of them, extension types), by OID. */
   private types = new Map<number, Convert>();
 
@@ -79,10 +81,11 @@ export class PostgresSql implements SqlBackend {
     // read-write; set_config(…, true) is SET LOCAL, so a script's own SET cannot outlive it.
     const timeout = opts.statementTimeoutMs > 0 ? String(opts.statementTimeoutMs) : "0";
     this.begin = `BEGIN${opts.readonly ? " READ ONLY" : ""}; SELECT set_config('statement_timeout', '${timeout}', true)`;
+    this.beginReadOnly = `BEGIN READ ONLY; SELECT set_config('statement_timeout', '${timeout}', true)`;
   }
 
-  async run(sql: string, params: readonly SqlValue[]): Promise<SqlResult> {
-    if (this.opts.readonly) return this.transaction((tx) => tx.run(sql, params));
+  async run(sql: string, params: readonly SqlValue[], o: RunOptions = {}): Promise<SqlResult> {
+    if (this.opts.readonly || o.readonly) return this.transaction((tx) => tx.run(sql, params), { readonly: true });
     return this.withClient(async (c, markBroken) => {
       const r = await this.exec(c, sql, params);
       // Whatever slipped past the keyword check, a connection inside a transaction never goes back to the pool.
@@ -102,8 +105,9 @@ export class PostgresSql implements SqlBackend {
       };
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       try {
-        await control(c, this.begin);
-        const result = await fn({ run: (sql, params) => this.exec(c, sql, params) });
+        const readonly = this.opts.readonly || opts.readonly === true;
+        await control(c, readonly ? this.beginReadOnly : this.begin);
+        const result = await fn({ run: (sql, params) => this.exec(c, sql, params, readonly) });
         await control(c, "COMMIT");
         return result;
       } catch (err) {
@@ -123,8 +127,8 @@ export class PostgresSql implements SqlBackend {
     await this.pool.end();
   }
 
-  private async exec(c: pg.PoolClient, sql: string, params: readonly SqlValue[]): Promise<SqlResult> {
-    if (this.opts.readonly && READONLY_REFUSED.has(leadingKeyword(sql))) {
+  private async exec(c: pg.PoolClient, sql: string, params: readonly SqlValue[], readonly = false): Promise<SqlResult> {
+    if (readonly && READONLY_REFUSED.has(leadingKeyword(sql))) {
       throw sidecarError(
         "FORBIDDEN",
         `read-only mode: ${leadingKeyword(sql).toUpperCase()} statements are not allowed`,

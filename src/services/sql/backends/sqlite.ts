@@ -12,6 +12,7 @@ import { TRANSACTION_CONTROL, TRANSACTION_CONTROL_MESSAGE, leadingKeyword } from
 import {
   taggedText,
   type SqlBackend,
+  type RunOptions,
   type SqlBackendOptions,
   type SqlResult,
   type SqlTx,
@@ -47,9 +48,9 @@ export class SqliteSql implements SqlBackend {
     this.db.defaultSafeIntegers(true);
   }
 
-  run(sql: string, params: readonly SqlValue[]): Promise<SqlResult> {
+  run(sql: string, params: readonly SqlValue[], o: RunOptions = {}): Promise<SqlResult> {
     return this.locked(async () => {
-      const r = this.exec(sql, params);
+      const r = o.readonly && !this.opts.readonly ? this.queryOnly(sql, params) : this.exec(sql, params);
       // The one connection must never be left inside a transaction, whatever slipped past the keyword check.
       if (this.db.inTransaction) {
         this.exec("ROLLBACK", [], true);
@@ -84,6 +85,16 @@ export class SqliteSql implements SqlBackend {
     this.db.close();
   }
 
+  /** One statement under `PRAGMA query_only`, for a read-only call on a writable database (inside the lock). */
+  private queryOnly(sql: string, params: readonly SqlValue[]): SqlResult {
+    this.db.pragma("query_only = ON");
+    try {
+      return this.exec(sql, params, false, true);
+    } finally {
+      this.db.pragma("query_only = OFF");
+    }
+  }
+
   /** Runs `fn` once every earlier caller is done. */
   private locked<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.tail.then(fn, fn);
@@ -91,10 +102,10 @@ export class SqliteSql implements SqlBackend {
     return next;
   }
 
-  private exec(sql: string, params: readonly SqlValue[], internal = false): SqlResult {
+  private exec(sql: string, params: readonly SqlValue[], internal = false, readonly = this.opts.readonly): SqlResult {
     try {
       const stmt = this.prepare(sql);
-      if (this.opts.readonly && !internal && !stmt.readonly) {
+      if (readonly && !internal && !stmt.readonly) {
         throw sidecarError("FORBIDDEN", "read-only mode: the statement writes to the database");
       }
       if (!internal && TRANSACTION_CONTROL.has(leadingKeyword(sql)))

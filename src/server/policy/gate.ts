@@ -1,0 +1,108 @@
+/**
+ * Who is calling, and may they call now: the bearer token (compared in constant time, over its SHA-256) or
+ * the client certificate names a principal; then the rate limits that apply take one token each. Runs once
+ * per request, for REST in the server's fallback and for RPC in an interceptor; the answer goes into the
+ * request state for the guarded services (guard.ts) to authorise each call.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { sidecarError } from "../../shared/errors.js";
+import type { PolicyEvents } from "./events.js";
+import { fullAccess, type Principal } from "./policy.js";
+import type { PolicySource } from "./source.js";
+import { type Bucket, type RateStore, rateLimited, type Refusal } from "./rate-limit.js";
+
+export interface GateOptions {
+  /** The single token of a sidecar without a policy (SIDECAR_TOKEN); ignored when a policy is given. */
+  authToken?: string;
+  policy?: PolicySource;
+  /** Server-wide bucket (`--rate-limit`). */
+  serverRate?: { perSecond: number; burst: number };
+  store?: RateStore;
+  events: PolicyEvents;
+  /** mTLS is on: a verified certificate alone admits a caller when no policy or token says otherwise. */
+  mtls?: boolean;
+}
+
+export interface Gate {
+  /** Auth is on (a token, a policy or client certificates). */
+  readonly enabled: boolean;
+  /** Identifies the caller (401 if unknown) and applies rate limits (429); synchronous unless a store is remote. */
+  admit(authorization: string | null | undefined, peer: readonly string[] | undefined): Principal | Promise<Principal>;
+}
+
+const ANONYMOUS = fullAccess("anonymous");
+const SIDECAR_TOKEN = fullAccess("sidecar-token");
+
+const malformed = () =>
+  sidecarError("UNAUTHORIZED", "missing or malformed Authorization header (expected: Bearer <token>)");
+
+export function createGate(o: GateOptions): Gate {
+  if (o.authToken !== undefined && o.authToken.length === 0)
+    throw new Error("auth token is empty: set a non-empty token or pass --no-auth");
+  const expected = o.authToken === undefined ? undefined : createHash("sha256").update(o.authToken).digest();
+  const policy = o.policy;
+  const serverBucket: Bucket | undefined = o.serverRate ? { key: "server", ...o.serverRate } : undefined;
+  const tokenBuckets = new WeakMap<Principal, Bucket>();
+
+  const identify = (authorization: string | null | undefined, peer: readonly string[] | undefined): Principal => {
+    const p = policy?.current;
+    if (p) {
+      if (authorization != null) {
+        if (!authorization.startsWith("Bearer ")) throw malformed();
+        const digest = createHash("sha256").update(authorization.slice(7)).digest();
+        // The map is keyed by the hash, so its lookup learns nothing about the token; the compare is the check.
+        const hit = p.byHash.get(digest.toString("hex"));
+        if (!hit || !timingSafeEqual(hit.digest, digest)) throw sidecarError("UNAUTHORIZED", "invalid token");
+        return hit.principal;
+      }
+      if (peer)
+        for (const name of peer) {
+          const principal = p.bySubject.get(name);
+          if (principal) return principal;
+        }
+      throw peer
+        ? sidecarError(
+            "UNAUTHORIZED",
+            "the client certificate names no token of the policy, and no bearer token was given",
+          )
+        : malformed();
+    }
+    if (expected) {
+      if (!authorization?.startsWith("Bearer ")) throw malformed();
+      const given = createHash("sha256").update(authorization.slice(7)).digest();
+      if (!timingSafeEqual(given, expected)) throw sidecarError("UNAUTHORIZED", "invalid token");
+      return SIDECAR_TOKEN;
+    }
+    return ANONYMOUS;
+  };
+
+  const bucketsOf = (principal: Principal): Bucket[] => {
+    const out: Bucket[] = [];
+    if (principal.rate) {
+      let b = tokenBuckets.get(principal);
+      if (!b) tokenBuckets.set(principal, (b = { key: `token:${principal.id}`, ...principal.rate }));
+      out.push(b);
+    }
+    if (serverBucket) out.push(serverBucket);
+    return out;
+  };
+
+  const refuse = (principal: Principal, buckets: Bucket[], r: Refusal): never => {
+    const bucket = buckets[r.index]!;
+    o.events.emit("rate_limited", { token: principal.id, bucket: bucket.key });
+    throw rateLimited(bucket, r.waitMs, principal.id);
+  };
+
+  return {
+    enabled: expected !== undefined || policy !== undefined || o.mtls === true,
+    admit(authorization, peer) {
+      const principal = identify(authorization, peer);
+      if (!o.store) return principal;
+      const buckets = bucketsOf(principal);
+      if (buckets.length === 0) return principal;
+      const r = o.store.take(buckets);
+      if (r instanceof Promise) return r.then((refusal) => (refusal ? refuse(principal, buckets, refusal) : principal));
+      return r ? refuse(principal, buckets, r) : principal;
+    },
+  };
+}
