@@ -44,7 +44,9 @@ export async function startSidecarProcess(args: string[], env: Record<string, st
   const socket = join(mkdtempSync(join(tmpdir(), "mikcar-bench-")), "s.sock");
   // The compiled CLI (npm run bench builds it first), as it runs in production: no TypeScript loader in the way.
   const cli = fileURLToPath(new URL("../dist/src/cli.js", import.meta.url));
-  const child = spawn(process.execPath, [cli, "--port", "0", "--socket", socket, ...args], {
+  // The access log is off unless a row asks for it: the other rows measure the same server as before it existed.
+  const accessLog = args.includes("--access-log") ? [] : ["--access-log", "off"];
+  const child = spawn(process.execPath, [cli, "--port", "0", "--socket", socket, ...accessLog, ...args], {
     env: { ...process.env, ...env, LOG_LEVEL: "info" }, // the "listening" line is how we learn the port
     stdio: ["ignore", "pipe", "pipe"],
   });
