@@ -25,18 +25,8 @@ import { registerReflection } from "./reflection.js";
 function authInterceptor(auth: Gate): Interceptor {
   return (next) => (req) => {
     if (req.service.typeName === Health.typeName) return next(req);
-    const state = stateIn(req.contextValues);
-    const admitted = auth.admit(req.header.get("authorization"), state.peer);
-    if (admitted instanceof Promise) {
-      return admitted.then((p) => {
-        state.caller = p;
-        if (state.record) state.record.token = p.id;
-        return next(req);
-      });
-    }
-    state.caller = admitted;
-    if (state.record) state.record.token = admitted.id;
-    return next(req);
+    const admitted = auth.admit(req.header.get("authorization"), stateIn(req.contextValues));
+    return admitted instanceof Promise ? admitted.then(() => next(req)) : next(req);
   };
 }
 

@@ -111,13 +111,8 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
         res.end(body);
         return;
       }
-      const state = stateOf(req);
-      const admitted = auth.admit(req.headers.authorization, state?.peer);
-      const caller = admitted instanceof Promise ? await admitted : admitted;
-      if (state) {
-        state.caller = caller;
-        if (state.record) state.record.token = caller.id;
-      }
+      const admitted = auth.admit(req.headers.authorization, stateOf(req));
+      if (admitted instanceof Promise) await admitted;
       if (!(await rest.handle(req, res))) {
         sendError(req, res, sidecarError("NOT_FOUND", `no route for ${req.method} ${path}`));
       }

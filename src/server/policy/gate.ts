@@ -8,6 +8,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { sidecarError } from "../../shared/errors.js";
 import type { PolicyEvents } from "./events.js";
 import { fullAccess, type Principal } from "./policy.js";
+import type { RequestState } from "./request-state.js";
 import type { PolicySource } from "./source.js";
 import { type Bucket, type RateStore, rateLimited, type Refusal } from "./rate-limit.js";
 
@@ -26,8 +27,11 @@ export interface GateOptions {
 export interface Gate {
   /** Auth is on (a token, a policy or client certificates). */
   readonly enabled: boolean;
-  /** Identifies the caller (401 if unknown) and applies rate limits (429); synchronous unless a store is remote. */
-  admit(authorization: string | null | undefined, peer: readonly string[] | undefined): Principal | Promise<Principal>;
+  /**
+   * Identifies the caller (401 if unknown; the principal goes into `state`, so that even a refused call is
+   * logged with its token) and applies rate limits (429). Synchronous unless the bucket store is remote.
+   */
+  admit(authorization: string | null | undefined, state: RequestState | undefined): Principal | Promise<Principal>;
 }
 
 const ANONYMOUS = fullAccess("anonymous");
@@ -95,8 +99,12 @@ export function createGate(o: GateOptions): Gate {
 
   return {
     enabled: expected !== undefined || policy !== undefined || o.mtls === true,
-    admit(authorization, peer) {
-      const principal = identify(authorization, peer);
+    admit(authorization, state) {
+      const principal = identify(authorization, state?.peer);
+      if (state) {
+        state.caller = principal;
+        if (state.record) state.record.token = principal.id;
+      }
       if (!o.store) return principal;
       const buckets = bucketsOf(principal);
       if (buckets.length === 0) return principal;
