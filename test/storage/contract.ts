@@ -161,6 +161,17 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         ["a/", "empty"],
         [".mikcar/meta/x", "reserved"],
         ["", "must not be empty"],
+        // A leading "./" goes, and what follows is checked as it stands.
+        ["./", "must not be empty"],
+        ["./../x", "Path traversal not allowed"],
+        ["./a/../b", "Path traversal not allowed"],
+        [".\\..\\x", "Path traversal not allowed"],
+        [".//etc/passwd", "Absolute paths not allowed"],
+        ["./\\x", "Absolute paths not allowed"],
+        ["./a\0", "Null bytes not allowed in path"],
+        ["./a//b", "empty"],
+        ["./a/./b", "empty"],
+        ["./.mikcar/x", "reserved"],
       ];
       for (const [p, msg] of cases) {
         await expectCode(put(p, "x"), Code.InvalidArgument, msg);
@@ -169,6 +180,43 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       }
       await expectCode(list("../x"), Code.InvalidArgument, "Path traversal not allowed");
       await expectCode(list("/"), Code.InvalidArgument, "Absolute paths not allowed");
+    });
+
+    it("takes a leading ./ as the same object, in every operation (mikcar accepts it)", async () => {
+      const ns = t.ns();
+      const p = `${ns}/file.txt`;
+      expect((await put(`./${p}`, "dot", "text/plain")).info?.path).toBe(p);
+      expect(Buffer.from((await get(p)).data!).toString()).toBe("dot");
+      expect(Buffer.from((await get(`./${p}`)).data!).toString()).toBe("dot");
+      expect((await head(`././${p}`)).info?.path).toBe(p);
+      const chunks: Uint8Array[] = [];
+      for await (const m of t.impl.download(create(pb.DownloadRequestSchema, { path: `./${p}` }), ctx("download"))) {
+        if (m.part?.case === "chunk") chunks.push(m.part.value);
+      }
+      expect(Buffer.concat(chunks).toString()).toBe("dot");
+      async function* upload() {
+        yield create(pb.UploadRequestSchema, { part: { case: "metadata", value: { path: `./${ns}/up` } } });
+        yield create(pb.UploadRequestSchema, { part: { case: "chunk", value: Buffer.from("up") } });
+      }
+      expect((await t.impl.upload(upload(), ctx("upload"))).info?.path).toBe(`${ns}/up`);
+      const copy = await t.impl.copy(
+        create(pb.CopyRequestSchema, { source: `./${p}`, destination: `./${ns}/copy` }),
+        ctx("copy"),
+      );
+      expect(copy.info?.path).toBe(`${ns}/copy`);
+      // The same object under both spellings: a copy onto itself, not a second object.
+      expect(
+        (await t.impl.copy(create(pb.CopyRequestSchema, { source: `./${p}`, destination: p }), ctx("copy"))).info?.path,
+      ).toBe(p);
+      const moved = await t.impl.move(
+        create(pb.MoveRequestSchema, { source: `./${ns}/copy`, destination: `./${ns}/moved` }),
+        ctx("move"),
+      );
+      expect(moved.info?.path).toBe(`${ns}/moved`);
+      expect((await list(`./${ns}`)).paths).toEqual([`${ns}/file.txt`, `${ns}/moved`, `${ns}/up`]);
+      expect((await list(`./${ns}/`)).paths).toEqual([`${ns}/file.txt`, `${ns}/moved`, `${ns}/up`]);
+      await del(`./${ns}/moved`);
+      await expectCode(head(`${ns}/moved`), Code.NotFound);
     });
 
     it("refuses a content type that cannot be sent back as an HTTP header", async () => {

@@ -6,10 +6,11 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { finished, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import FindMyWay from "find-my-way";
-import { sidecarError, toEnvelope, isServerSide, SidecarError } from "../../shared/errors.js";
-import { describeError, type Logger } from "../../shared/log.js";
+import { SidecarError, sidecarError } from "../../shared/errors.js";
+import type { Logger } from "../../shared/log.js";
 import { readBody, discardRestOfBody } from "../body.js";
-import { Deadlines, type Deadline } from "../deadlines.js";
+import { type Deadline, Deadlines } from "../deadlines.js";
+import { errorBody, logFailure, requestTimeout } from "../failures.js";
 import type { ServerLimits, ServiceInstance } from "../../services/module.js";
 import { stateOf } from "../policy/request-state.js";
 import { RestCall } from "./context.js";
@@ -105,7 +106,7 @@ export function createRestDispatcher(
     let drain = false;
     if (!route.untimed && deadlines) {
       deadline = deadlines.start(() => {
-        const err = sidecarError("REQUEST_TIMEOUT", `request took longer than ${limits.requestTimeoutMs} ms`);
+        const err = requestTimeout(limits.requestTimeoutMs);
         call.abort(err);
         drain = true;
         if (!res.headersSent) sendError(req, res, err, { connection: "close" });
@@ -127,11 +128,11 @@ export function createRestDispatcher(
     } catch (err) {
       if (res.headersSent) {
         // Mid-stream failure: the status is gone, so cut the response to show it is incomplete.
-        if (isServerSide(err)) log.error("rest.stream_failed", { path: req.url, ...describeError(err) });
+        logFailure(log, "rest.stream_failed", { method: req.method, path: pathOf(req) }, err);
         res.destroy();
         return;
       }
-      if (isServerSide(err)) log.error("rest.failed", { method: req.method, path: pathOf(req), ...describeError(err) });
+      logFailure(log, "rest.failed", { method: req.method, path: pathOf(req) }, err);
       drain = err instanceof SidecarError && err.kind.status === 413;
       sendError(req, res, err, drain ? { connection: "close" } : undefined);
     } finally {
@@ -208,18 +209,17 @@ export function sendError(
     res.destroy();
     return;
   }
-  const env = toEnvelope(err);
+  const { status, body, envelope } = errorBody(err);
   const record = stateOf(req)?.record;
-  if (record) record.code = env.code;
-  const body = stringifyExact(env);
+  if (record) record.code = envelope.code;
   const headers: Record<string, string | number> = {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
     ...extraHeaders,
   };
-  if (typeof env.retry_after === "number") headers["retry-after"] = String(env.retry_after);
+  if (typeof envelope.retry_after === "number") headers["retry-after"] = String(envelope.retry_after);
   // `Connection` is an HTTP/1-only header; HTTP/2 refuses it.
   if (req.httpVersionMajor !== 1) delete headers.connection;
-  res.writeHead(env.status, headers);
+  res.writeHead(status, headers);
   res.end(body);
 }
