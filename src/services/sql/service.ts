@@ -38,8 +38,9 @@ export function createSqlService(backend: SqlBackend, scripts: ScriptPool): Serv
   return {
     async query(req, ctx) {
       checkSql(req.sql);
-      // A policy's Query-only caller (see resources.ts) runs read-only whatever the statement says.
-      const r = await backend.run(req.sql, params(req.params), { readonly: ctx.values.get(SQL_READ_ONLY) });
+      // A policy's Query-only caller (see resources.ts) runs read-only whatever the statement says. Tests that call
+      // the implementation directly may pass a bare context without values.
+      const r = await backend.run(req.sql, params(req.params), { readonly: ctx?.values?.get(SQL_READ_ONLY) === true });
       return {
         columns: r.columns,
         rows: r.rows.map((row) => ({ values: row.map(pbOfValue) })),
