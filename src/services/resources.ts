@@ -9,6 +9,8 @@ import type { ContextKey } from "@connectrpc/connect";
 
 /** A caller's view of names: inside its namespace, and limited to what its rules let it see. */
 export interface NameView {
+  /** The namespace put in front of the caller's names ("" for none). */
+  readonly namespace: string;
   /** The stored name for a name as the caller sent it (its namespace in front). */
   into(name: string): string;
   /** The caller's name for a stored one: the namespace taken off; undefined when the caller may not see it. */

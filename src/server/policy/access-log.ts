@@ -62,22 +62,18 @@ export function createAccessLog(target: AccessLogTarget): AccessLog {
       const start = performance.now();
       const bytes = countBytes(req, res);
       res.once("close", () => {
-        const line: Record<string, unknown> = {
-          time: new Date().toISOString(),
-          trace_id: traceId,
-          token: record.token ?? null,
-          service: record.service ?? null,
-          method: record.method ?? null,
-          resources: record.resources ?? [],
-          protocol,
-          http_method: req.method,
-          status: res.statusCode,
-          code: record.code ?? (res.writableFinished ? "OK" : "CLIENT_CLOSED"),
-          duration_ms: Math.round((performance.now() - start) * 1000) / 1000,
-          bytes_in: bytes.in(),
-          bytes_out: bytes.out(),
-        };
-        push(`${JSON.stringify(line)}\n`);
+        // Built by hand rather than with JSON.stringify of an object: this runs once per request, and the
+        // object and its serialisation cost several microseconds; every text field is still JSON-escaped.
+        const r = record.resources;
+        const line =
+          `{"time":"${new Date().toISOString()}","trace_id":${JSON.stringify(traceId)},` +
+          `"token":${str(record.token)},"service":${str(record.service)},"method":${str(record.method)},` +
+          `"resources":${r && r.length > 0 ? JSON.stringify(r) : "[]"},"protocol":"${protocol}",` +
+          `"http_method":${str(req.method)},"status":${res.statusCode},` +
+          `"code":${str(record.code ?? (res.writableFinished ? "OK" : "CLIENT_CLOSED"))},` +
+          `"duration_ms":${Math.round((performance.now() - start) * 1000) / 1000},` +
+          `"bytes_in":${bytes.in()},"bytes_out":${bytes.out()}}\n`;
+        push(line);
       });
     },
     async close() {
@@ -86,6 +82,8 @@ export function createAccessLog(target: AccessLogTarget): AccessLog {
     },
   };
 }
+
+const str = (v: string | undefined) => (v === undefined ? "null" : JSON.stringify(v));
 
 /**
  * Body bytes read and written. Read: what the parser pushes into the request stream (the request may be

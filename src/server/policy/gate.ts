@@ -4,7 +4,7 @@
  * per request, for REST in the server's fallback and for RPC in an interceptor; the answer goes into the
  * request state for the guarded services (guard.ts) to authorise each call.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, hash, timingSafeEqual } from "node:crypto";
 import { sidecarError } from "../../shared/errors.js";
 import type { PolicyEvents } from "./events.js";
 import { fullAccess, type Principal } from "./policy.js";
@@ -34,6 +34,10 @@ export interface Gate {
   admit(authorization: string | null | undefined, state: RequestState | undefined): Principal | Promise<Principal>;
 }
 
+// One-shot hashing where Node has it (20.12+): it skips the Hash object, about a microsecond per request.
+const sha256: (s: string) => Buffer =
+  typeof hash === "function" ? (s) => hash("sha256", s, "buffer") : (s) => createHash("sha256").update(s).digest();
+
 const ANONYMOUS = fullAccess("anonymous");
 const SIDECAR_TOKEN = fullAccess("sidecar-token");
 
@@ -43,7 +47,7 @@ const malformed = () =>
 export function createGate(o: GateOptions): Gate {
   if (o.authToken !== undefined && o.authToken.length === 0)
     throw new Error("auth token is empty: set a non-empty token or pass --no-auth");
-  const expected = o.authToken === undefined ? undefined : createHash("sha256").update(o.authToken).digest();
+  const expected = o.authToken === undefined ? undefined : sha256(o.authToken);
   const policy = o.policy;
   const serverBucket: Bucket | undefined = o.serverRate ? { key: "server", ...o.serverRate } : undefined;
   const tokenBuckets = new WeakMap<Principal, Bucket>();
@@ -53,7 +57,7 @@ export function createGate(o: GateOptions): Gate {
     if (p) {
       if (authorization != null) {
         if (!authorization.startsWith("Bearer ")) throw malformed();
-        const digest = createHash("sha256").update(authorization.slice(7)).digest();
+        const digest = sha256(authorization.slice(7));
         // The map is keyed by the hash, so its lookup learns nothing about the token; the compare is the check.
         const hit = p.byHash.get(digest.toString("hex"));
         if (!hit || !timingSafeEqual(hit.digest, digest)) throw sidecarError("UNAUTHORIZED", "invalid token");
@@ -73,7 +77,7 @@ export function createGate(o: GateOptions): Gate {
     }
     if (expected) {
       if (!authorization?.startsWith("Bearer ")) throw malformed();
-      const given = createHash("sha256").update(authorization.slice(7)).digest();
+      const given = sha256(authorization.slice(7));
       if (!timingSafeEqual(given, expected)) throw sidecarError("UNAUTHORIZED", "invalid token");
       return SIDECAR_TOKEN;
     }

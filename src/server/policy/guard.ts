@@ -14,7 +14,15 @@ import { authorize, mayCall } from "./authorize.js";
 import type { Bulkhead } from "./bulkhead.js";
 import type { PolicyEvents } from "./events.js";
 import type { Principal } from "./policy.js";
-import { REQUEST_STATE } from "./request-state.js";
+import { REQUEST_STATE, type RequestState } from "./request-state.js";
+
+/**
+ * The request state of a call: REST contexts carry it directly (building their context values would cost more
+ * than the check); RPC contexts, and any other caller, in the context values.
+ */
+function stateOf(ctx: HandlerContext): RequestState | undefined {
+  return (ctx as { requestState?: RequestState }).requestState ?? ctx.values.get(REQUEST_STATE);
+}
 
 export interface GuardOptions {
   /** The service's name in policies and logs ("kv"). */
@@ -64,8 +72,8 @@ function wrap(
   const bulkhead = spec?.longLived ? undefined : o.bulkhead;
 
   /** Authorises the call (names may be empty: the method alone) and returns the caller's view of names. */
-  const check = (ctx: HandlerContext, names: readonly string[]): { view: NameView | undefined; ns: string } => {
-    const state = ctx.values.get(REQUEST_STATE);
+  const check = (ctx: HandlerContext, names: readonly string[]): NameView | undefined => {
+    const state = stateOf(ctx);
     const p: Principal | undefined = state?.caller;
     const rec = state?.record;
     if (rec) {
@@ -75,44 +83,61 @@ function wrap(
     }
     if (!p) {
       if (o.enforce) throw sidecarError("UNAUTHORIZED", "the call was not identified (no token was checked)");
-      return { view: undefined, ns: "" };
+      return undefined;
     }
-    if (!o.enforce) return { view: undefined, ns: "" };
+    if (!o.enforce) return undefined;
     const view = authorize(p, service, method, names, namespaced, onDeny);
     if (readOnly && p.grants && !readOnly.unless.some((u) => mayCall(p, service, u)))
       ctx.values.set(readOnly.key, true);
-    return { view, ns: namespaced ? p.namespace : "" };
+    return view;
   };
 
   const acquire = (ctx: HandlerContext) => (bulkhead ? bulkhead.acquire(ctx.signal) : undefined);
+  const into = spec?.into;
+  const out = spec?.out;
+  const names = spec?.names;
 
   switch (m.methodKind) {
     case "unary":
+      if (!bulkhead) {
+        // The common case, kept free of async frames: the call's own promise, plus one step only when the reply
+        // or an error has to come out of a namespace.
+        return (req: unknown, ctx: HandlerContext) => {
+          const view = check(ctx, names ? names(req) : []);
+          if (!view) return fn(req, ctx);
+          if (into) into(req, view);
+          const res = fn(req, ctx) as Promise<unknown>;
+          const ns = view.namespace;
+          if (out)
+            return res.then((r) => out(r, view) ?? r, ns ? (err) => Promise.reject(unscoped(err, ns)) : undefined);
+          return ns ? res.catch((err) => Promise.reject(unscoped(err, ns))) : res;
+        };
+      }
       return async (req: unknown, ctx: HandlerContext) => {
-        const { view, ns } = check(ctx, spec?.names?.(req) ?? []);
-        if (view && spec?.into) spec.into(req, view);
-        const release = await acquire(ctx);
+        const view = check(ctx, names ? names(req) : []);
+        if (view && into) into(req, view);
+        const release = await bulkhead.acquire(ctx.signal);
         try {
           const res = await fn(req, ctx);
-          return view && spec?.out ? (spec.out(res, view) ?? res) : res;
+          return view && out ? (out(res, view) ?? res) : res;
         } catch (err) {
-          throw ns ? unscoped(err, ns) : err;
+          throw view?.namespace ? unscoped(err, view.namespace) : err;
         } finally {
-          release?.();
+          release();
         }
       };
     case "server_streaming":
       return async function* (req: unknown, ctx: HandlerContext) {
-        const { view, ns } = check(ctx, spec?.names?.(req) ?? []);
-        if (view && spec?.into) spec.into(req, view);
+        const view = check(ctx, names ? names(req) : []);
+        if (view && into) into(req, view);
         const release = await acquire(ctx);
         try {
           for await (const msg of fn(req, ctx) as AsyncIterable<unknown>) {
-            const shown = view && spec?.out ? spec.out(msg, view) : msg;
+            const shown = view && out ? out(msg, view) : msg;
             if (shown !== undefined) yield shown;
           }
         } catch (err) {
-          throw ns ? unscoped(err, ns) : err;
+          throw view?.namespace ? unscoped(err, view.namespace) : err;
         } finally {
           release?.();
         }
@@ -120,13 +145,13 @@ function wrap(
     default:
       // Client streams (Upload): the method is authorised up front, the names in each message as it arrives.
       return async (reqs: AsyncIterable<unknown>, ctx: HandlerContext) => {
-        let { view, ns } = check(ctx, []);
+        let view = check(ctx, []);
         const checked = async function* () {
           for await (const msg of reqs) {
-            const names = spec?.names?.(msg) ?? [];
-            if (names.length > 0) {
-              ({ view, ns } = check(ctx, names));
-              if (view && spec?.into) spec.into(msg, view);
+            const named = names ? names(msg) : [];
+            if (named.length > 0) {
+              view = check(ctx, named);
+              if (view && into) into(msg, view);
             }
             yield msg;
           }
@@ -134,9 +159,9 @@ function wrap(
         const release = await acquire(ctx);
         try {
           const res = await fn(checked(), ctx);
-          return view && spec?.out ? (spec.out(res, view) ?? res) : res;
+          return view && out ? (out(res, view) ?? res) : res;
         } catch (err) {
-          throw ns ? unscoped(err, ns) : err;
+          throw view?.namespace ? unscoped(err, view.namespace) : err;
         } finally {
           release?.();
         }

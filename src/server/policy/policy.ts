@@ -50,6 +50,7 @@ function makeView(ns: string, grant: { any: boolean; match: RegExp | undefined }
   const visible = grant.any ? undefined : grant.match;
   if (ns === "") {
     return {
+      namespace: "",
       into: (n) => n,
       strip: (n) => n,
       out: (n) => (visible === undefined || visible.test(n) ? n : undefined),
@@ -57,6 +58,7 @@ function makeView(ns: string, grant: { any: boolean; match: RegExp | undefined }
   }
   const len = ns.length;
   return {
+    namespace: ns,
     into: (n) => ns + n,
     strip: (n) => (n.startsWith(ns) ? n.slice(len) : n),
     out: (n) => {

@@ -121,6 +121,11 @@ class RestHandlerContext implements HandlerContext {
     return (this.resTrailer ??= new Headers());
   }
 
+  /** Read by the guarded services (policy/guard.ts) without building context values. */
+  get requestState(): RequestState | undefined {
+    return this.call.state;
+  }
+
   get values(): ContextValues {
     if (!this.vals) {
       this.vals = createContextValues();
