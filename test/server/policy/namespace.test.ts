@@ -128,6 +128,25 @@ describe.each(families)("namespaces on %s", (_family, up, services) => {
       const own = await rpc(s.url, kind, StorageService, A).head({ path: "docs/f.txt" });
       expect(own.info?.path).toBe("docs/f.txt");
     }
+    // Streams: an upload's metadata and a download's header go through the namespace too.
+    const a = rpc(s.url, "grpc", StorageService, A);
+    async function* parts() {
+      yield { part: { case: "metadata" as const, value: { path: "up/g.txt", contentType: "text/plain" } } };
+      yield { part: { case: "chunk" as const, value: new TextEncoder().encode("streamed") } };
+    }
+    expect((await a.upload(parts())).info?.path).toBe("up/g.txt");
+    const got: string[] = [];
+    for await (const m of a.download({ path: "up/g.txt" })) {
+      if (m.part.case === "header") got.push(m.part.value.info?.path ?? "");
+      else if (m.part.case === "chunk") got.push(new TextDecoder().decode(m.part.value));
+    }
+    expect(got).toEqual(["up/g.txt", "streamed"]);
+    expect((await rest(s.url, ADMIN, "GET", "/storage/object/tenant-a/up/g.txt")).body).toEqual({ text: "streamed" });
+    async function* escape() {
+      yield { part: { case: "metadata" as const, value: { path: "../tenant-b/evil.txt" } } };
+      yield { part: { case: "chunk" as const, value: new TextEncoder().encode("x") } };
+    }
+    expect((await rpcError(a.upload(escape()))).code).toBe(Code.InvalidArgument);
   });
 
   it.runIf(up)("keeps queues apart", async () => {
