@@ -22,10 +22,11 @@ import { registerReflection } from "./reflection.js";
  * throws here and the interceptor outside turns it into a rejection; an extra async frame per call buys
  * nothing (a remote rate-limit store makes it a promise).
  */
-function authInterceptor(auth: Gate): Interceptor {
+function authInterceptor(auth: Gate, track: boolean): Interceptor {
   return (next) => (req) => {
     if (req.service.typeName === Health.typeName) return next(req);
-    const admitted = auth.admit(req.header.get("authorization"), stateIn(req.contextValues));
+    const state = track ? stateIn(req.contextValues) : undefined;
+    const admitted = auth.admit(req.header.get("authorization"), state);
     return admitted instanceof Promise ? admitted.then(() => next(req)) : next(req);
   };
 }
@@ -77,8 +78,9 @@ export interface RpcSetup {
   registerHealth(router: ConnectRouter): void;
 }
 
-export function rpcInterceptors(setup: Pick<RpcSetup, "auth" | "limits" | "log">): Interceptor[] {
-  return [deadlineAndErrors(setup.limits, setup.log), authInterceptor(setup.auth)];
+/** `track`: the services read the request state (a policy is in force, or the access log is on). */
+export function rpcInterceptors(setup: Pick<RpcSetup, "auth" | "limits" | "log">, track = true): Interceptor[] {
+  return [deadlineAndErrors(setup.limits, setup.log), authInterceptor(setup.auth, track)];
 }
 
 /** The `routes` function for connectNodeAdapter. */

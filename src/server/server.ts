@@ -130,7 +130,7 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
       log,
       registerHealth: health.register,
     }),
-    interceptors: rpcInterceptors({ auth, limits, log }),
+    interceptors: rpcInterceptors({ auth, limits, log }, tracked),
     // The state the outer handler attached to the Node request, for the interceptors and guarded services.
     contextValues: (req) => {
       const values = createContextValues();

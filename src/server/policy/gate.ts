@@ -109,9 +109,8 @@ export function createGate(o: GateOptions): Gate {
         state.caller = principal;
         if (state.record) state.record.token = principal.id;
       }
-      if (!o.store) return principal;
+      if (!o.store || (!principal.rate && !serverBucket)) return principal;
       const buckets = bucketsOf(principal);
-      if (buckets.length === 0) return principal;
       const r = o.store.take(buckets);
       if (r instanceof Promise) return r.then((refusal) => (refusal ? refuse(principal, buckets, refusal) : principal));
       return r ? refuse(principal, buckets, r) : principal;
