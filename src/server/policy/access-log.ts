@@ -1,13 +1,18 @@
 /**
  * The access log (`--access-log FILE|-|off`): one JSON line per request, allowed or refused, with the token id,
  * service, method and the names the call touched (never values), protocol, status, duration and bytes. Lines
- * are gathered and written once per turn of the event loop, so a busy server makes one write call per batch
- * rather than one per request.
+ * are gathered and written in batches (every 50 ms, or 64 KiB), so a busy server makes one write call per
+ * batch rather than one per request.
  */
 import { createWriteStream, type WriteStream } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AccessRecord } from "./request-state.js";
+
+// Lines wait at most this long, or until this much is gathered: one write per batch, not per request (a write
+// per turn of the event loop still cost ~4 µs per request under load).
+const FLUSH_MS = 50;
+const FLUSH_BYTES = 64 * 1024;
 
 export type AccessLogTarget = string | ((line: string) => void);
 
@@ -38,8 +43,10 @@ export function createAccessLog(target: AccessLogTarget): AccessLog {
     );
     sink = (t) => file!.write(t);
   }
+  let timer: NodeJS.Timeout | undefined;
   const flush = () => {
     scheduled = false;
+    clearTimeout(timer);
     if (pending === "") return;
     const text = pending;
     pending = "";
@@ -51,9 +58,11 @@ export function createAccessLog(target: AccessLogTarget): AccessLog {
       return;
     }
     pending += line;
-    if (!scheduled) {
+    if (pending.length >= FLUSH_BYTES) flush();
+    else if (!scheduled) {
       scheduled = true;
-      setImmediate(flush);
+      timer = setTimeout(flush, FLUSH_MS);
+      timer.unref();
     }
   };
 
