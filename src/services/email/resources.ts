@@ -11,5 +11,12 @@ export const emailResources: ServiceResources<typeof EmailService> = {
   methods: {
     send: { names: (r) => [addressOf(r.email?.from ?? "")] },
     sendBatch: { names: (r) => r.emails.map((e) => addressOf(e.from)) },
+    // The development outbox shows a token only the mail its senders may send.
+    listOutbox: {
+      out: (res, v) => ({
+        ...res,
+        messages: res.messages.filter((m) => v.out(addressOf(m.email?.from ?? "")) !== undefined),
+      }),
+    },
   },
 };

@@ -28,7 +28,7 @@ const policy = {
         { service: "sql", methods: ["Query"] },
         { service: "storage", methods: ["*"], resources: ["invoices/*"] },
         { service: "secrets", methods: ["Get", "List"], resources: ["orders/*"] },
-        { service: "email", methods: ["Send", "SendBatch"], resources: ["noreply@orders.example.com"] },
+        { service: "email", methods: ["Send", "SendBatch", "ListOutbox"], resources: ["noreply@orders.example.com"] },
         { service: "queue", methods: ["Push", "Pop", "Ack"], resources: ["jobs", "jobs.dlq"] },
       ],
     },
@@ -139,6 +139,10 @@ describe("methods and resources over REST", () => {
       emails: [mail("noreply@orders.example.com"), mail("x@evil.example")],
     });
     expect(batch.status).toBe(403);
+    expect((await rest(s.url, ADMIN, "POST", "/email/send", mail("other@example.com"))).status).toBe(200);
+    const outbox = await rest(s.url, ORDERS, "GET", "/email/outbox");
+    expect(JSON.stringify(outbox.body)).toContain("noreply@orders.example.com");
+    expect(JSON.stringify(outbox.body)).not.toContain("other@example.com");
   });
 
   it("limits queues to the listed names", async () => {
