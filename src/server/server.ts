@@ -8,6 +8,7 @@ import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { sidecarError } from "../shared/errors.js";
 import { createLogger, describeError, type Logger } from "../shared/log.js";
+import { serverStopping } from "../shared/stopping.js";
 import { createRestDispatcher, sendError } from "./rest/dispatcher.js";
 import { stringifyExact } from "../shared/exact-json.js";
 import type { ServerLimits, ServiceInstance } from "../services/module.js";
@@ -26,7 +27,14 @@ import type { TlsMaterial } from "./tls.js";
 import { rpcInterceptors, rpcRoutes } from "./rpc.js";
 import { traceOf } from "./trace.js";
 
-export const DEFAULT_LIMITS: ServerLimits = { maxBodyBytes: 10 * 1024 * 1024, requestTimeoutMs: 30_000 };
+export const DEFAULT_LIMITS: Required<ServerLimits> = {
+  maxBodyBytes: 10 * 1024 * 1024,
+  requestTimeoutMs: 30_000,
+  maxConnections: 10_000,
+  h2IdleTimeoutMs: 60_000,
+  keepAliveIntervalMs: 30_000,
+  writeTimeoutMs: 30_000,
+};
 
 export interface SidecarConfig {
   /** Opened services by REST name ("kv", "storage", …). */
@@ -68,7 +76,7 @@ export interface Sidecar {
 
 export function createSidecarServer(config: SidecarConfig): Sidecar {
   const log = config.log ?? createLogger();
-  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...config.limits };
+  const limits: Required<ServerLimits> = { ...DEFAULT_LIMITS, ...config.limits };
   const events = config.events ?? new PolicyEvents();
   const rateStore = config.rateStore ?? new MemoryRateStore();
   if (config.policy && config.authToken !== undefined)
@@ -94,9 +102,12 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
   // Request state is only needed when something reads it: a policy, the access log or client certificates.
   const tracked = config.policy !== undefined || accessLog !== undefined || config.tls?.mtls === true;
   const health = createHealth(config.services);
-  const rest = createRestDispatcher(services, limits, log);
   const listeners: DualListener[] = [];
+  // `stopping` ends long-polls and endless streams as soon as shutdown begins; `shutdown` (Connect's own
+  // signal, which every RPC sees) only near the end of the grace period, so that ordinary calls finish.
+  const stopping = new AbortController();
   const shutdown = new AbortController();
+  const rest = createRestDispatcher(services, limits, log, stopping.signal);
 
   async function fallback(req: IncomingMessage, res: ServerResponse) {
     const path = (req.url ?? "/").split("?", 1)[0];
@@ -131,15 +142,16 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
       registerHealth: health.register,
     }),
     interceptors: rpcInterceptors({ auth, limits, log }, tracked),
-    // The state the outer handler attached to the Node request, for the interceptors and guarded services.
+    readMaxBytes: limits.maxBodyBytes,
+    shutdownSignal: shutdown.signal,
+    // The stopping signal, and the state the outer handler attached to the Node request (for the interceptors
+    // and the guarded services).
     contextValues: (req) => {
-      const values = createContextValues();
+      const values = createContextValues().set(serverStopping, stopping.signal);
       const state = stateOf(req);
       if (state) values.set(REQUEST_STATE, state);
       return values;
     },
-    readMaxBytes: limits.maxBodyBytes,
-    shutdownSignal: shutdown.signal,
     fallback: (req, res) => serveFallback(req as IncomingMessage, res as ServerResponse),
   });
 
@@ -189,7 +201,7 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
     handler,
     events,
     async listen(addr) {
-      const l = await listenDual(addr, handler, config.tls);
+      const l = await listenDual(addr, handler, limits, config.tls);
       listeners.push(l);
       const tls = config.tls && !("socket" in addr) ? (config.tls.mtls ? "mtls" : "tls") : undefined;
       log.info("listening", { address: l.address, auth: auth.enabled, ...(tls ? { tls } : {}) });
@@ -210,6 +222,7 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
       }
     },
     async close(graceMs = 10_000) {
+      stopping.abort();
       // Streams still open at the deadline are told to wrap up; the listeners then cut what is left.
       const streamsDeadline = setTimeout(() => shutdown.abort(), Math.max(0, graceMs - 500));
       await Promise.all(listeners.splice(0).map((l) => l.close(graceMs)));

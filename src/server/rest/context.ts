@@ -9,6 +9,7 @@ import type { Readable } from "node:stream";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import { sidecarError } from "../../shared/errors.js";
+import { serverStopping } from "../../shared/stopping.js";
 import type { RestRequest } from "../../shared/rest-route.js";
 import { REQUEST_STATE, type RequestState } from "../policy/request-state.js";
 
@@ -28,8 +29,10 @@ export class RestCall implements RestRequest {
     private readonly service: DescService,
     readonly params: Record<string, string>,
     private readonly qs: string,
+    /** The server's stopping signal, handed to the service as the `serverStopping` context value. */
+    readonly stopping?: AbortSignal,
     /** Who is calling (identified by the server before the row runs), for the guarded services. */
-    readonly state: RequestState | undefined = undefined,
+    readonly state?: RequestState,
   ) {}
 
   get method(): string {
@@ -130,6 +133,7 @@ class RestHandlerContext implements HandlerContext {
     if (!this.vals) {
       this.vals = createContextValues();
       if (this.call.state) this.vals.set(REQUEST_STATE, this.call.state);
+      if (this.call.stopping) this.vals.set(serverStopping, this.call.stopping);
     }
     return this.vals;
   }
