@@ -16,7 +16,9 @@ export interface Denial {
 /**
  * Returns the caller's view of names for this call (undefined: names pass unchanged and unfiltered), or throws
  * PERMISSION_DENIED naming the token, the method and the first name it may not touch. `namespaced` is false for
- * services whose names are not the caller's own (email senders). `onDeny` sees every refusal (metrics, logs).
+ * services whose names are not the caller's own (email senders). `declared` is false when the service says
+ * nothing about this method's names: then only a rule without `resources` allows it, since a resource rule could
+ * not be checked (fail closed). `onDeny` sees every refusal (metrics, logs).
  */
 export function authorize(
   p: Principal,
@@ -24,11 +26,12 @@ export function authorize(
   method: string,
   names: readonly string[],
   namespaced: boolean,
+  declared: boolean,
   onDeny?: (d: Denial) => void,
 ): NameView | undefined {
   if (p.grants === undefined) return undefined;
   const g = p.grants.get(service)?.get(method);
-  if (g === undefined) throw denied(p, service, method, names[0], onDeny);
+  if (g === undefined || (!g.any && !declared)) throw denied(p, service, method, names[0], onDeny);
   if (!g.any) {
     for (const n of names) if (!g.match!.test(n)) throw denied(p, service, method, n, onDeny);
   }

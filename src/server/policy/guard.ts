@@ -86,7 +86,7 @@ function wrap(
       return undefined;
     }
     if (!o.enforce) return undefined;
-    const view = authorize(p, service, method, names, namespaced, onDeny);
+    const view = authorize(p, service, method, names, namespaced, spec !== undefined, onDeny);
     if (readOnly && p.grants && !readOnly.unless.some((u) => mayCall(p, service, u)))
       ctx.values.set(readOnly.key, true);
     return view;

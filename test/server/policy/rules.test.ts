@@ -28,7 +28,11 @@ const policy = {
         { service: "sql", methods: ["Query"] },
         { service: "storage", methods: ["*"], resources: ["invoices/*"] },
         { service: "secrets", methods: ["Get", "List"], resources: ["orders/*"] },
-        { service: "email", methods: ["Send", "SendBatch", "ListOutbox"], resources: ["noreply@orders.example.com"] },
+        {
+          service: "email",
+          methods: ["Send", "SendBatch", "ListOutbox", "ClearOutbox"],
+          resources: ["noreply@orders.example.com"],
+        },
         { service: "queue", methods: ["Push", "Pop", "Ack"], resources: ["jobs", "jobs.dlq"] },
       ],
     },
@@ -143,6 +147,10 @@ describe("methods and resources over REST", () => {
     const outbox = await rest(s.url, ORDERS, "GET", "/email/outbox");
     expect(JSON.stringify(outbox.body)).toContain("noreply@orders.example.com");
     expect(JSON.stringify(outbox.body)).not.toContain("other@example.com");
+    // ClearOutbox names no sender, so a rule with resources cannot allow it.
+    expect((await rest(s.url, ORDERS, "DELETE", "/email/outbox")).body.error).toBe(
+      "token 'orders' may not call email.ClearOutbox",
+    );
   });
 
   it("limits queues to the listed names", async () => {
