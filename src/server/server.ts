@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import { sidecarError } from "../shared/errors.js";
 import { createLogger, describeError, type Logger } from "../shared/log.js";
 import { serverStopping } from "../shared/stopping.js";
@@ -25,6 +25,7 @@ import { attachState, peerNames, REQUEST_STATE, type RequestState, stateOf } fro
 import type { PolicySource } from "./policy/source.js";
 import type { TlsMaterial } from "./tls.js";
 import { rpcInterceptors, rpcRoutes } from "./rpc.js";
+import { createFastRpc } from "./rpc-fast/handler.js";
 import { traceOf } from "./trace.js";
 
 export const DEFAULT_LIMITS: Required<ServerLimits> = {
@@ -133,15 +134,13 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
     }
   }
 
+  const served = services.map((s) => s.instance);
+  const interceptors = rpcInterceptors({ auth, limits, log }, tracked);
+  const acceptCompression = [compressionGzip, compressionBrotli];
   const adapter = connectNodeAdapter({
-    routes: rpcRoutes({
-      services: services.map((s) => s.instance),
-      auth,
-      limits,
-      log,
-      registerHealth: health.register,
-    }),
-    interceptors: rpcInterceptors({ auth, limits, log }, tracked),
+    routes: rpcRoutes({ services: served, auth, limits, log, registerHealth: health.register }),
+    interceptors,
+    acceptCompression,
     readMaxBytes: limits.maxBodyBytes,
     shutdownSignal: shutdown.signal,
     // The stopping signal, and the state the outer handler attached to the Node request (for the interceptors
@@ -154,6 +153,21 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
     },
     fallback: (req, res) => serveFallback(req as IncomingMessage, res as ServerResponse),
   });
+  // Unary calls of the services themselves skip connect-node's per-call machinery; the same interceptors and
+  // implementations run. Streams, health, reflection and anything unusual go to the adapter.
+  const fast = createFastRpc({
+    services: served,
+    interceptors,
+    readMaxBytes: limits.maxBodyBytes,
+    acceptCompression,
+    shutdownSignal: shutdown.signal,
+    stoppingSignal: stopping.signal,
+    requestValues: (req, values) => {
+      const state = stateOf(req);
+      if (state) values.set(REQUEST_STATE, state);
+    },
+    log,
+  });
 
   function serveFallback(req: IncomingMessage, res: ServerResponse) {
     fallback(req, res).catch((err) => {
@@ -165,8 +179,6 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
 
   const handler: NodeHandler = (req, res) => {
     const trace = traceOf(req.headers);
-    res.setHeader("x-trace-id", trace.traceId);
-    if (trace.traceparent) res.setHeader("traceparent", trace.traceparent);
     // RPC paths are "/package.Service/Method"; anything whose first segment has no dot is REST or /health and
     // skips the adapter's own routing.
     const url = req.url ?? "/";
@@ -193,6 +205,10 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
         );
       }
     }
+    // The fast path writes the trace headers with its own (setHeader validates and stores each one apart).
+    if (rpc && fast(req, res, trace)) return;
+    res.setHeader("x-trace-id", trace.traceId);
+    if (trace.traceparent) res.setHeader("traceparent", trace.traceparent);
     if (rpc) adapter(req, res);
     else serveFallback(req as IncomingMessage, res as ServerResponse);
   };
