@@ -29,7 +29,7 @@ export interface Principal {
 
 export interface Policy {
   /** Hex SHA-256 of a bearer token → its principal and digest. */
-  readonly byHash: ReadonlyMap<string, { principal: Principal; digest: Buffer }>;
+  readonly byHash: ReadonlyMap<string, { principal: Principal; digest: string }>;
   /** mTLS subject (certificate CN or URI SAN) → principal. */
   readonly bySubject: ReadonlyMap<string, Principal>;
   readonly size: number;
@@ -71,7 +71,7 @@ function makeView(ns: string, grant: { any: boolean; match: RegExp | undefined }
 
 /** Compiles a checked document; `services` are the services this sidecar runs, with their method names. */
 export function compilePolicy(doc: PolicyDocument, services: ServiceMethods): Policy {
-  const byHash = new Map<string, { principal: Principal; digest: Buffer }>();
+  const byHash = new Map<string, { principal: Principal; digest: string }>();
   const bySubject = new Map<string, Principal>();
   doc.tokens.forEach((t, i) => {
     const collected = new Map<string, Map<string, { any: boolean; globs: string[] }>>();
@@ -114,7 +114,7 @@ export function compilePolicy(doc: PolicyDocument, services: ServiceMethods): Po
     else {
       const hex = t.sha256 ?? createHash("sha256").update(t.token!).digest("hex");
       if (byHash.has(hex)) throw new PolicyError(`tokens[${i}]: the same token is given to another entry`);
-      byHash.set(hex, { principal, digest: Buffer.from(hex, "hex") });
+      byHash.set(hex, { principal, digest: hex });
     }
   });
   return { byHash, bySubject, size: doc.tokens.length };
