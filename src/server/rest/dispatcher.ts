@@ -221,7 +221,9 @@ export function sendError(
     "content-length": Buffer.byteLength(body),
     ...extraHeaders,
   };
-  if (typeof envelope.retry_after === "number") headers["retry-after"] = String(envelope.retry_after);
+  // An error that says when to come back (a full queue) says it to REST clients too, as Connect does on RPC.
+  const retryAfter = err instanceof SidecarError ? err.metadata.get("retry-after") : null;
+  if (retryAfter !== null) headers["retry-after"] = retryAfter;
   // `Connection` is an HTTP/1-only header; HTTP/2 refuses it.
   if (req.httpVersionMajor !== 1) delete headers.connection;
   res.writeHead(status, headers);
