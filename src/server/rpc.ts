@@ -2,8 +2,8 @@
  * The RPC side: one Connect router holding every enabled service, health and reflection, with the interceptors
  * that apply to all of them (auth, request deadline, error hygiene).
  */
-import type { DescService } from "@bufbuild/protobuf";
-import type { ConnectError, ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import * as reflectionV1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
@@ -13,6 +13,7 @@ import type { AuthCheck } from "./auth.js";
 import { Deadlines } from "./deadlines.js";
 import { logFailure, requestTimeout, toRpcError } from "./failures.js";
 import { registerReflection } from "./reflection.js";
+import { asClientError, fixParseErrors } from "./rpc-parse-errors.js";
 
 /**
  * Auth for every RPC except grpc.health.v1 (open, like `GET /health`). Not `async`: a rejected token throws
@@ -35,7 +36,10 @@ function authInterceptor(auth: AuthCheck): Interceptor {
  */
 function deadlineAndErrors(limits: ServerLimits, log: Logger): Interceptor {
   const ms = limits.requestTimeoutMs;
-  const hide = (req: { url: string }, err: unknown): ConnectError => {
+  const hide = (req: { url: string; method: DescMethod }, err: unknown): ConnectError => {
+    // A streaming call's request is parsed inside the interceptors (a unary one before: rpc-parse-errors.ts).
+    const parse = err instanceof ConnectError ? asClientError(err, req.method) : undefined;
+    if (parse) return parse;
     logFailure(log, "rpc.failed", { method: req.url }, err);
     return toRpcError(err);
   };
@@ -85,5 +89,6 @@ export function rpcRoutes(setup: RpcSetup) {
       reflectionV1alpha.ServerReflection,
     ];
     registerReflection(router, listed);
+    fixParseErrors(router);
   };
 }

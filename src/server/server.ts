@@ -4,9 +4,11 @@
  * sockets; graceful shutdown. Nothing here listens until `listen` is called.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createContextValues } from "@connectrpc/connect";
+import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import { sidecarError } from "../shared/errors.js";
 import { createLogger, describeError, type Logger } from "../shared/log.js";
+import { serverStopping } from "../shared/stopping.js";
 import { createRestDispatcher, sendError } from "./rest/dispatcher.js";
 import { stringifyExact } from "../shared/exact-json.js";
 import type { ServerLimits, ServiceInstance } from "../services/module.js";
@@ -15,9 +17,17 @@ import { discardRestOfBody } from "./body.js";
 import { createHealth } from "./health.js";
 import { listenDual, type DualListener, type ListenAddress, type NodeHandler } from "./listener.js";
 import { rpcInterceptors, rpcRoutes } from "./rpc.js";
+import { createFastRpc } from "./rpc-fast/handler.js";
 import { traceOf } from "./trace.js";
 
-export const DEFAULT_LIMITS: ServerLimits = { maxBodyBytes: 10 * 1024 * 1024, requestTimeoutMs: 30_000 };
+export const DEFAULT_LIMITS: Required<ServerLimits> = {
+  maxBodyBytes: 10 * 1024 * 1024,
+  requestTimeoutMs: 30_000,
+  maxConnections: 10_000,
+  h2IdleTimeoutMs: 60_000,
+  keepAliveIntervalMs: 30_000,
+  writeTimeoutMs: 30_000,
+};
 
 export interface SidecarConfig {
   /** Opened services by REST name ("kv", "storage", …). */
@@ -39,12 +49,15 @@ export interface Sidecar {
 
 export function createSidecarServer(config: SidecarConfig): Sidecar {
   const log = config.log ?? createLogger();
-  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...config.limits };
+  const limits: Required<ServerLimits> = { ...DEFAULT_LIMITS, ...config.limits };
   const auth = createAuth(config.authToken);
   const health = createHealth(config.services);
-  const rest = createRestDispatcher(config.services, limits, log);
   const listeners: DualListener[] = [];
+  // `stopping` ends long-polls and endless streams as soon as shutdown begins; `shutdown` (Connect's own
+  // signal, which every RPC sees) only near the end of the grace period, so that ordinary calls finish.
+  const stopping = new AbortController();
   const shutdown = new AbortController();
+  const rest = createRestDispatcher(config.services, limits, log, stopping.signal);
 
   async function fallback(req: IncomingMessage, res: ServerResponse) {
     const path = (req.url ?? "/").split("?", 1)[0];
@@ -69,18 +82,28 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
     }
   }
 
+  const services = config.services.map((s) => s.instance);
+  const interceptors = rpcInterceptors({ auth, limits, log });
+  const acceptCompression = [compressionGzip, compressionBrotli];
   const adapter = connectNodeAdapter({
-    routes: rpcRoutes({
-      services: config.services.map((s) => s.instance),
-      auth,
-      limits,
-      log,
-      registerHealth: health.register,
-    }),
-    interceptors: rpcInterceptors({ auth, limits, log }),
+    routes: rpcRoutes({ services, auth, limits, log, registerHealth: health.register }),
+    interceptors,
+    acceptCompression,
     readMaxBytes: limits.maxBodyBytes,
     shutdownSignal: shutdown.signal,
+    contextValues: () => createContextValues().set(serverStopping, stopping.signal),
     fallback: (req, res) => serveFallback(req as IncomingMessage, res as ServerResponse),
+  });
+  // Unary calls of the services themselves skip connect-node's per-call machinery; the same interceptors and
+  // implementations run. Streams, health, reflection and anything unusual go to the adapter.
+  const fast = createFastRpc({
+    services,
+    interceptors,
+    readMaxBytes: limits.maxBodyBytes,
+    acceptCompression,
+    shutdownSignal: shutdown.signal,
+    stoppingSignal: stopping.signal,
+    log,
   });
 
   function serveFallback(req: IncomingMessage, res: ServerResponse) {
@@ -93,26 +116,30 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
 
   const handler: NodeHandler = (req, res) => {
     const trace = traceOf(req.headers);
-    res.setHeader("x-trace-id", trace.traceId);
-    if (trace.traceparent) res.setHeader("traceparent", trace.traceparent);
     // RPC paths are "/package.Service/Method"; anything whose first segment has no dot is REST or /health and
     // skips the adapter's own routing.
     const url = req.url ?? "/";
     const end = url.indexOf("/", 1);
     const dot = url.indexOf(".");
-    if (dot > 0 && (end < 0 || dot < end)) adapter(req, res);
+    const rpc = dot > 0 && (end < 0 || dot < end);
+    // The fast path writes the trace headers with its own (setHeader validates and stores each one apart).
+    if (rpc && fast(req, res, trace)) return;
+    res.setHeader("x-trace-id", trace.traceId);
+    if (trace.traceparent) res.setHeader("traceparent", trace.traceparent);
+    if (rpc) adapter(req, res);
     else serveFallback(req as IncomingMessage, res as ServerResponse);
   };
 
   return {
     handler,
     async listen(addr) {
-      const l = await listenDual(addr, handler);
+      const l = await listenDual(addr, handler, limits);
       listeners.push(l);
       log.info("listening", { address: l.address, auth: auth.enabled });
       return l.address;
     },
     async close(graceMs = 10_000) {
+      stopping.abort();
       // Streams still open at the deadline are told to wrap up; the listeners then cut what is left.
       const streamsDeadline = setTimeout(() => shutdown.abort(), Math.max(0, graceMs - 500));
       await Promise.all(listeners.splice(0).map((l) => l.close(graceMs)));

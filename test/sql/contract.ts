@@ -36,7 +36,12 @@ export interface SqlQuirks {
 }
 
 const ctx = {} as HandlerContext;
-const LIMITS = { timeMs: 1_000, memoryBytes: 32 * 1024 * 1024, stackBytes: 256 * 1024 };
+// Generous time: the memory and stack cases must reach their limit before the clock does on a loaded machine.
+const LIMITS = { timeMs: 2_000, memoryBytes: 32 * 1024 * 1024, stackBytes: 256 * 1024 };
+const RESULT_LIMITS = { maxRows: 50, maxBytes: 64 * 1024 };
+/** `n` rows numbered from 1, in any backend's SQL. */
+const numbers = (n: number) =>
+  `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${n}) SELECT x FROM c`;
 
 export function describeSqlContract(
   name: string,
@@ -46,7 +51,7 @@ export function describeSqlContract(
   describe(`SQL contract: ${name}`, () => {
     let t: SqlTarget;
     beforeAll(async () => {
-      t = await open({ scripts: LIMITS, scriptWorkers: 2 });
+      t = await open({ scripts: LIMITS, scriptWorkers: 2, result: RESULT_LIMITS });
       await exec(`CREATE TABLE items (id ${quirks.intType} PRIMARY KEY, name TEXT NOT NULL, qty ${quirks.intType})`);
       await exec(`CREATE TABLE accounts (id ${quirks.intType} PRIMARY KEY, balance ${quirks.intType} NOT NULL)`);
       await exec(quirks.types.ddl);
@@ -149,6 +154,57 @@ export function describeSqlContract(
 
       it("refuses an empty statement naming the field", async () => {
         expect(await failure(query("  "))).toMatchObject({ status: 400, error: "sql must not be empty" });
+      });
+    });
+
+    describe("result limits", () => {
+      it("refuses a result over the row limit with 400 naming the limit, and serves one at the limit", async () => {
+        expect(await query(numbers(50))).toHaveLength(50);
+        const err = await failure(query(numbers(51)));
+        expect(err).toMatchObject({ code: "RESULT_TOO_LARGE", status: 400, limit: "max_rows", max_rows: 50 });
+        expect(err.error).toMatch(/more than 50 rows/);
+        expect(err.error).toMatch(/--sql-max-rows/);
+      });
+
+      it("stops reading a huge result at the limit", async () => {
+        // Two million rows: read to the end, this takes seconds and hundreds of MiB; refused, it takes the limit.
+        expect(await failure(query(numbers(2_000_000)))).toMatchObject({ code: "RESULT_TOO_LARGE", max_rows: 50 });
+      });
+
+      it("refuses a result over the size limit", async () => {
+        const pad = "x".repeat(2000);
+        expect(await query(`SELECT x, CAST($1 AS TEXT) AS pad FROM (${numbers(20)}) AS s`, [pad])).toHaveLength(20);
+        const err = await failure(query(`SELECT x, CAST($1 AS TEXT) AS pad FROM (${numbers(40)}) AS s`, [pad]));
+        expect(err).toMatchObject({ code: "RESULT_TOO_LARGE", status: 400, limit: "max_result_size" });
+        expect(err.error).toMatch(/larger than 64KiB/);
+      });
+
+      it("rolls back a write whose RETURNING rows are over the limit, and counts them when only the count is asked", async () => {
+        await exec(`CREATE TABLE lim_t (id ${quirks.intType})`);
+        const inserting = `INSERT INTO lim_t (id) SELECT x FROM (${numbers(60)}) AS s RETURNING id`;
+        const withInsert = `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 60) INSERT INTO lim_t (id) SELECT x FROM c RETURNING id`;
+        for (const sql of [inserting, withInsert]) {
+          expect(await failure(query(sql))).toMatchObject({ code: "RESULT_TOO_LARGE", max_rows: 50 });
+          expect(await query("SELECT count(*) AS n FROM lim_t")).toEqual([{ n: 0n }]);
+        }
+        // execute and batch want the count only: no limit applies, nothing is held.
+        expect(await exec(inserting)).toBe(60n);
+        expect((await batch([[withInsert]])).totalRowsAffected).toBe(60n);
+        expect(await query("SELECT count(*) AS n FROM lim_t")).toEqual([{ n: 120n }]);
+      });
+
+      it("bounds what a script pulls and what it returns", async () => {
+        const pulled = await failure(script(`return sql.query(${JSON.stringify(numbers(2_000_000))}).length`));
+        expect(pulled).toMatchObject({ code: "SCRIPT_ERROR", status: 422, query_index: 0 });
+        expect(pulled.error).toMatch(/more than 50 rows/);
+        const returned = await failure(script(`return "x".repeat(100000)`));
+        expect(returned).toMatchObject({ code: "SCRIPT_ERROR", status: 422 });
+        expect(returned.error).toMatch(/result is larger than 65536 bytes/);
+        const wrote = await failure(
+          script(`sql.query("INSERT INTO lim_t (id) SELECT x FROM (${numbers(60)}) AS s RETURNING id"); 1`),
+        );
+        expect(wrote).toMatchObject({ code: "SCRIPT_ERROR", query_index: 0 });
+        expect(await query("SELECT count(*) AS n FROM lim_t")).toEqual([{ n: 120n }]);
       });
     });
 

@@ -32,6 +32,8 @@ export function createRestDispatcher(
   services: ReadonlyArray<{ name: string; instance: ServiceInstance }>,
   limits: ServerLimits,
   log: Logger,
+  /** Aborted when the server begins to stop: long-polls answer now, with `Connection: close`. */
+  stopping?: AbortSignal,
 ): RestDispatcher {
   // Trailing slashes are significant: `/secrets/list/db/` is the folder prefix "db/", not "db".
   const router = FindMyWay({ ignoreTrailingSlash: false, maxParamLength: 65_536 });
@@ -100,7 +102,7 @@ export function createRestDispatcher(
     req: IncomingMessage,
     res: ServerResponse,
   ) {
-    const call = new RestCall(req, res, service.desc, params, qs);
+    const call = new RestCall(req, res, service.desc, params, qs, stopping);
     let deadline: Deadline | undefined;
     let drain = false;
     if (!route.untimed && deadlines) {
@@ -123,7 +125,7 @@ export function createRestDispatcher(
       }
       if (call.aborted && res.headersSent) return;
       if (result.stream) await writeStream(res, result, limits.requestTimeoutMs);
-      else writeResult(res, result);
+      else writeResult(res, result, stopping?.aborted === true && req.httpVersionMajor === 1);
     } catch (err) {
       if (res.headersSent) {
         // Mid-stream failure: the status is gone, so cut the response to show it is incomplete.
@@ -181,7 +183,7 @@ async function writeStream(res: ServerResponse, r: RestResponse, idleMs: number)
   }
 }
 
-function writeResult(res: ServerResponse, r: RestResponse) {
+function writeResult(res: ServerResponse, r: RestResponse, closing: boolean) {
   const status = r.status ?? 200;
   let payload: string | Uint8Array | undefined = r.body;
   // Copied key by key, not with `{ ...r.headers }`: res.writeHead walks this object, and the object a spread
@@ -193,6 +195,8 @@ function writeResult(res: ServerResponse, r: RestResponse) {
     headers["content-type"] ??= "application/json";
   }
   if (payload !== undefined) headers["content-length"] ??= Buffer.byteLength(payload);
+  // Shutting down: the client should not send another request on this connection.
+  if (closing) headers.connection = "close";
   res.writeHead(status, headers);
   res.end(payload);
 }
@@ -214,6 +218,9 @@ export function sendError(
     "content-length": Buffer.byteLength(body),
     ...extraHeaders,
   };
+  // An error that says when to come back (a full queue) says it to REST clients too, as Connect does on RPC.
+  const retryAfter = err instanceof SidecarError ? err.metadata.get("retry-after") : null;
+  if (retryAfter !== null) headers["retry-after"] = retryAfter;
   // `Connection` is an HTTP/1-only header; HTTP/2 refuses it.
   if (req.httpVersionMajor !== 1) delete headers.connection;
   res.writeHead(status, headers);
