@@ -1,16 +1,17 @@
 /**
  * Baseline: bare node:http2 (h2c) answering fixed replies in each protocol's shape, the ceiling for any Node
  * HTTP/2 server here. gRPC paths get a 200, a fixed message envelope and `grpc-status: 0` trailers; gRPC-Web and
- * Connect paths the same bytes without trailers; `/stream` sends BLOB_BYTES in BLOB_CHUNK-sized gRPC envelopes (what a
- * Download of that size puts on the wire). Run as its own process; prints `listening <port>`.
+ * Connect paths the same bytes without trailers; `/stream` sends argv[2] bytes (default 1 MiB) in envelopes of
+ * argv[3] bytes (256 KiB), what a Download of that size puts on the wire; `/messages/<n>/<size>` sends n
+ * envelopes of that size one write each (a queue Stream's shape). Run as its own process; prints `listening <port>`.
  */
 import * as http2 from "node:http2";
 
 const reply = Buffer.from([0, 0, 0, 0, 7, 0x0a, 5, ...Buffer.from("hello")]);
 const webReply = Buffer.concat([reply, Buffer.from([0x80, 0, 0, 0, 15]), Buffer.from("grpc-status: 0\r\n")]);
 const connectReply = reply.subarray(5);
-const CHUNK = Number(process.env.BLOB_CHUNK ?? 256 * 1024);
-const blob = Buffer.alloc(Number(process.env.BLOB_BYTES ?? 1 << 20), 7);
+const CHUNK = Number(process.argv[3] ?? 256 * 1024);
+const blob = Buffer.alloc(Number(process.argv[2] ?? 1 << 20), 7);
 const frames: Buffer[] = [];
 for (let off = 0; off < blob.length; off += CHUNK) {
   const part = blob.subarray(off, off + CHUNK);
@@ -35,7 +36,25 @@ server.on("stream", (stream, headers) => {
   const type = String(headers["content-type"] ?? "");
   stream.on("data", () => {});
   stream.on("end", () => {
-    if (path === "/stream") {
+    if (path.startsWith("/messages/")) {
+      // MESSAGES envelopes of the given size, written as a queue Stream delivers them: one write each.
+      const n = Number(path.split("/")[2]);
+      const size = Number(path.split("/")[3]);
+      const one = Buffer.alloc(5 + size, 0x61);
+      one.fill(0, 0, 5);
+      one.writeUInt32BE(size, 1);
+      stream.respond({ ":status": 200, "content-type": "application/grpc+proto" }, { waitForTrailers: true });
+      stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      let i = 0;
+      const pump = () => {
+        while (i < n) {
+          i++;
+          if (!stream.write(one)) return void stream.once("drain", pump);
+        }
+        stream.end();
+      };
+      pump();
+    } else if (path === "/stream") {
       stream.respond({ ":status": 200, "content-type": "application/grpc+proto" }, { waitForTrailers: true });
       stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
       let i = 0;

@@ -8,7 +8,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LoadResult } from "./lib.js";
+import type { LoadResult } from "../load.js";
 
 export interface H2Load {
   url: string;
@@ -16,6 +16,8 @@ export interface H2Load {
   body: Uint8Array;
   headers: Record<string, string>;
   durationSec: number;
+  /** A fixed number of requests instead of a duration. */
+  requests?: number;
   connections?: number;
   streams?: number;
   /** Process whose CPU time is measured around the run. */
@@ -25,8 +27,6 @@ export interface H2Load {
 export interface H2LoadResult extends LoadResult {
   /** Bytes of response bodies per second. */
   bytesPerSec: number;
-  /** Server CPU microseconds per completed request, when `serverPid` was given. */
-  cpuUsPerCall?: number;
 }
 
 export function hasH2load(): Promise<boolean> {
@@ -52,8 +52,7 @@ export async function h2load(opts: H2Load): Promise<H2LoadResult> {
       String(opts.connections ?? 8),
       "-m",
       String(opts.streams ?? 16),
-      "-D",
-      String(opts.durationSec),
+      ...(opts.requests ? ["-n", String(opts.requests)] : ["-D", String(opts.durationSec)]),
       "-d",
       data,
       "--log-file",
@@ -79,11 +78,12 @@ export async function h2load(opts: H2Load): Promise<H2LoadResult> {
     const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0;
     return {
       rps: done / opts.durationSec,
+      ops: done,
       p50Ms: pct(0.5),
       p99Ms: pct(0.99),
       errors: failed + bad,
       bytesPerSec: dataBytes / opts.durationSec,
-      cpuUsPerCall: opts.serverPid && done > 0 ? cpu / done : undefined,
+      cpuUs: opts.serverPid && done > 0 ? cpu / done : undefined,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

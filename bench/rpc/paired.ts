@@ -1,38 +1,36 @@
 /**
- * Runs a baseline and the case measured against it in alternating slices (A B A B A B) and sums them, so that
- * both see the same share of whatever else the shared machine is doing; back-to-back runs of a few seconds
+ * Runs a baseline and the case measured against it in alternating slices (A B A B A B) and averages them, so
+ * that both see the same share of whatever else the shared machine is doing; back-to-back runs of a few seconds
  * each were seen to differ by 2× on the same server.
  */
-import type { LoadResult } from "./lib.js";
-import type { H2LoadResult } from "./h2load.js";
+import type { LoadResult } from "../load.js";
 
-type Run<R> = (durationSec: number) => Promise<R>;
+type Run = (durationSec: number) => Promise<LoadResult>;
 
-function merge<R extends LoadResult>(parts: R[]): R {
-  const n = parts.length;
-  const mean = (f: (r: R) => number) => parts.reduce((a, r) => a + f(r), 0) / n;
-  const out = { ...parts[0]! };
-  out.rps = mean((r) => r.rps);
-  out.p50Ms = mean((r) => r.p50Ms);
-  out.p99Ms = Math.max(...parts.map((r) => r.p99Ms));
-  out.errors = parts.reduce((a, r) => a + r.errors, 0);
-  const h = out as unknown as H2LoadResult;
-  if ("bytesPerSec" in h) h.bytesPerSec = mean((r) => (r as unknown as H2LoadResult).bytesPerSec);
-  if (h.cpuUsPerCall !== undefined) h.cpuUsPerCall = mean((r) => (r as unknown as H2LoadResult).cpuUsPerCall ?? 0);
-  return out;
+function merge(parts: LoadResult[]): LoadResult {
+  const mean = (f: (r: LoadResult) => number) => parts.reduce((a, r) => a + f(r), 0) / parts.length;
+  const cpu = parts.every((r) => r.cpuUs !== undefined) ? mean((r) => r.cpuUs!) : undefined;
+  return {
+    rps: mean((r) => r.rps),
+    ops: parts.reduce((a, r) => a + r.ops, 0),
+    p50Ms: mean((r) => r.p50Ms),
+    p99Ms: Math.max(...parts.map((r) => r.p99Ms)),
+    errors: parts.reduce((a, r) => a + r.errors, 0),
+    cpuUs: cpu,
+  };
 }
 
 /** `durationSec` in total for each side, in `slices` alternating parts of at least one second. */
-export async function paired<A extends LoadResult, B extends LoadResult>(
+export async function paired(
   durationSec: number,
-  baseline: Run<A>,
-  subject: Run<B>,
+  baseline: Run,
+  subject: Run,
   slices = 3,
-): Promise<[A, B]> {
+): Promise<[LoadResult, LoadResult]> {
   const n = Math.max(1, Math.min(slices, Math.floor(durationSec)));
   const d = Math.max(1, Math.round(durationSec / n));
-  const a: A[] = [];
-  const b: B[] = [];
+  const a: LoadResult[] = [];
+  const b: LoadResult[] = [];
   for (let i = 0; i < n; i++) {
     a.push(await baseline(d));
     b.push(await subject(d));

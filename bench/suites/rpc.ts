@@ -1,24 +1,31 @@
 /**
  * The RPC path against the servers a user could pick instead, each in its own process, load from its own
  * process: gRPC unary KV Get/Set vs a plain grpc-js server doing the same Map lookup; Connect unary (binary and
- * JSON, HTTP/1.1 and h2c) vs bare node:http / node:http2; gRPC-Web vs Connect; a server-streaming Download vs
- * bare node:http2 writing the same bytes; REST GET vs bare node:http (no regression).
+ * JSON) over h2c vs bare node:http2 and over HTTP/1.1 vs the KV limit server (bare node:http doing the same
+ * lookup); gRPC-Web vs Connect; server streams (a 1 MiB Download, a queue Stream) vs bare node:http2 writing the
+ * same bytes; REST GET vs the limit (no regression).
  *
- * HTTP/2 load is h2load (8 connections × 16 streams), HTTP/1.1 load autocannon. h2load has no Unix-socket mode,
- * so the Unix rows are HTTP/1.1 only. Rows named "… CPU" give calls per second of server CPU (1e6 / µs per
- * call), read from /proc around the run: contention on a shared machine moves them less than req/s.
+ * HTTP/2 load is h2load (Debian `nghttp2-client`, 8 connections × 16 streams), HTTP/1.1 load wrk; neither can
+ * reach a Unix socket, so every row is TCP (the protocol tests cover the socket). Each row runs its baseline
+ * (column b) and the sidecar (c) in alternating slices; server CPU per operation is read from /proc.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { GetRequestSchema, SetRequestSchema } from "../../gen/mikcar/kv/v1/kv_pb.js";
+import { PublishRequestSchema, StreamRequestSchema } from "../../gen/mikcar/queue/v1/queue_pb.js";
 import { DownloadRequestSchema } from "../../gen/mikcar/storage/v1/storage_pb.js";
-import type { BenchSuite } from "../lib.js";
-import { load, type LoadResult, printRows, type RpcRow } from "../rpc/lib.js";
-import { startBareHttp, startChild } from "../rpc/children.js";
-import { h2load, hasH2load, type H2LoadResult } from "../rpc/h2load.js";
+import { type BenchRow, type BenchSuite, wanted } from "../lib.js";
+import { type LoadResult, type Step, wrk } from "../load.js";
+import { h2load, hasH2load } from "../rpc/h2load.js";
 import { paired } from "../rpc/paired.js";
-import { startSidecarProcess } from "../servers.js";
+import { readGrpcStream } from "../rpc/stream-client.js";
+import { cpuSeconds, startBenchProcess, startSidecarProcess } from "../servers.js";
 
 const BLOB = 1 << 20;
+const KV = "/mikcar.kv.v1.KvService";
+const GRPC = { "content-type": "application/grpc", te: "trailers" };
+const GRPC_WEB = { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" };
+const PROTO = { "content-type": "application/proto" };
+const JSON_CT = { "content-type": "application/json" };
 
 function envelope(msg: Uint8Array): Buffer {
   const out = Buffer.alloc(5 + msg.length);
@@ -30,177 +37,191 @@ function envelope(msg: Uint8Array): Buffer {
 const getMsg = toBinary(GetRequestSchema, create(GetRequestSchema, { key: "bench" }));
 const setMsg = toBinary(SetRequestSchema, create(SetRequestSchema, { key: "bench", value: Buffer.from("hello") }));
 const downloadMsg = toBinary(DownloadRequestSchema, create(DownloadRequestSchema, { path: "bench.bin" }));
-const GRPC = { "content-type": "application/grpc", te: "trailers" };
-const GRPC_WEB = { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" };
-const KV = "/mikcar.kv.v1.KvService";
 
-type Run = (durationSec: number) => Promise<LoadResult | H2LoadResult>;
+type Run = (durationSec: number) => Promise<LoadResult>;
+
+/** wrk against one server, with that server's CPU time per request. */
+const h1 =
+  (url: string, pid: number, steps: Step[], connections: number): Run =>
+  async (durationSec) => {
+    const before = cpuSeconds(pid);
+    const r = await wrk({ url, steps, connections, durationSec });
+    return { ...r, cpuUs: r.ops > 0 ? ((cpuSeconds(pid) - before) * 1e6) / r.ops : undefined };
+  };
 
 const suite: BenchSuite = {
   name: "rpc",
-  async run({ durationSec }) {
+  async run({ durationSec, connections }) {
     if (!(await hasH2load())) throw new Error("h2load not found (Debian package nghttp2-client)");
-    const rows: RpcRow[] = [];
+    const rows: Array<BenchRow | undefined> = [];
+    const conns = connections[0] ?? 32;
     const d = durationSec;
-    const value = (r: LoadResult, mbps: boolean) => (mbps ? (r as H2LoadResult).bytesPerSec / 1e6 : r.rps);
-    /**
-     * One case beside its baseline, run in alternating slices. The baseline's row is printed the first time it
-     * is used; each case's ratio is to the baseline slices run beside it. `… CPU` rows: calls per second of
-     * server CPU (1e6 / µs per call), the ratio being baseline CPU per call over ours.
-     */
-    const compare = async (name: string, baseName: string, base: Run, subject: Run, mbps = false) => {
-      const [b, r] = await paired(d, base, subject);
-      for (const [n, x] of [
-        [baseName, b],
-        [name, r],
-      ] as const) {
-        if (x.errors > 0) console.error(`# rpc/${n}: ${x.errors} errors`);
-      }
-      const unit = mbps ? "MB/s" : "req/s";
-      if (!rows.some((x) => x.name === baseName))
-        rows.push({ suite: "rpc", name: baseName, value: value(b, mbps), unit, p50Ms: b.p50Ms, p99Ms: b.p99Ms });
-      rows.push({
-        suite: "rpc",
-        name,
-        value: value(r, mbps),
-        unit,
-        p50Ms: r.p50Ms,
-        p99Ms: r.p99Ms,
-        baseline: baseName,
-        ratio: value(r, mbps) / value(b, mbps),
-      });
-      const cb = (b as H2LoadResult).cpuUsPerCall;
-      const cr = (r as H2LoadResult).cpuUsPerCall;
-      if (cb !== undefined && cr !== undefined && cb > 0 && cr > 0)
-        rows.push({
-          suite: "rpc",
-          name: `${name} CPU`,
-          value: 1e6 / cr,
-          unit: "calls/cpu-s",
-          baseline: `${baseName} CPU (${(1e6 / cb).toFixed(0)})`,
-          ratio: cb / cr,
-        });
+    const row = async (
+      name: string,
+      base: Run,
+      subject: Run,
+      more: Partial<Pick<BenchRow, "goal" | "goalVs" | "note" | "unit" | "per" | "connections">>,
+    ) => {
+      if (!wanted(name)) return;
+      const [limit, sidecar] = await paired(d, base, subject);
+      const r: BenchRow = { suite: "rpc", name, limit, sidecar, ...more, unit: more.unit ?? "req/s" };
+      console.error(
+        `#   ${name}: ${(sidecar.rps / limit.rps).toFixed(2)} (cpu b÷c ${((limit.cpuUs ?? NaN) / (sidecar.cpuUs ?? NaN)).toFixed(2)})`,
+      );
+      rows.push(r);
     };
 
     const side = await startSidecarProcess([
-      "--kv",
-      "--kv-url",
-      "memory://",
-      "--storage",
-      "--storage-url",
-      "memory://",
+      ...["--kv", "--kv-url", "memory://"],
+      ...["--storage", "--storage-url", "memory://"],
+      ...["--queue", "--queue-url", "memory://"],
     ]);
-    const grpcJs = await startChild("./grpc-js-server.ts");
-    const bare2 = await startChild("./bare-http2-server.ts", {
-      BLOB_BYTES: String(BLOB),
-      BLOB_CHUNK: String(256 << 10),
-    });
-    const bare1 = await startBareHttp();
+    const grpcJs = await startBenchProcess("./rpc/grpc-js-server.ts");
+    const bare2 = await startBenchProcess("./rpc/bare-http2-server.ts", [String(BLOB), String(256 << 10)]);
+    const limit = await startBenchProcess("./limits/kv.ts", ["memory://"]);
     try {
       await fetch(`${side.url}/kv/set/bench`, { method: "POST", body: "hello" });
+      await fetch(`${limit.url}/kv/set/bench`, { method: "POST", body: "hello" });
       await fetch(`${side.url}/storage/object/bench.bin`, { method: "PUT", body: Buffer.alloc(BLOB, 7) });
       const h2 =
-        (base: string, pid: number, path: string, body: Uint8Array, headers: Record<string, string>, more = {}) =>
-        (durationSec: number) =>
-          h2load({ url: `${base}${path}`, body, headers, durationSec, serverPid: pid, ...more });
-      const S = side.url;
-      const G = `http://127.0.0.1:${grpcJs.port}`;
-      const B = `http://127.0.0.1:${bare2.port}`;
-      const proto = { "content-type": "application/proto" };
-      const json = { "content-type": "application/json" };
+        (
+          server: { url: string; pid: number },
+          path: string,
+          body: Uint8Array,
+          headers: Record<string, string>,
+          more = {},
+        ): Run =>
+        (durationSec) =>
+          h2load({ url: `${server.url}${path}`, body, headers, durationSec, serverPid: server.pid, ...more });
+      const h2c = { connections: 8 * 16, note: "h2load: 8 connections × 16 streams" };
+      // A fresh process compiles its hot paths under its first seconds of load: keep that out of the figures
+      // (the first row used to read half of the second for the sidecar).
+      for (const [server, path, body, headers] of [
+        [grpcJs, `${KV}/Get`, envelope(getMsg), GRPC],
+        [side, `${KV}/Get`, envelope(getMsg), GRPC],
+        [side, `${KV}/Get`, getMsg, PROTO],
+        [side, `${KV}/Get`, envelope(getMsg), GRPC_WEB],
+        [bare2, `${KV}/Get`, envelope(getMsg), GRPC],
+      ] as const)
+        await h2(server, path, body, headers)(2);
 
-      // gRPC unary: grpc-js doing the same Map lookup is the bar; bare http2 the ceiling.
+      // gRPC unary: grpc-js doing the same Map lookup is the bar; bare http2 with a fixed reply the ceiling.
       for (const [m, msg] of [
         ["Get", getMsg],
         ["Set", setMsg],
       ] as const) {
-        await compare(
-          `gRPC ${m} h2c`,
-          `grpc-js ${m} (baseline)`,
-          h2(G, grpcJs.pid, `${KV}/${m}`, envelope(msg), GRPC),
-          h2(S, side.pid, `${KV}/${m}`, envelope(msg), GRPC),
+        await row(
+          `gRPC ${m} vs grpc-js`,
+          h2(grpcJs, `${KV}/${m}`, envelope(msg), GRPC),
+          h2(side, `${KV}/${m}`, envelope(msg), GRPC),
+          {
+            ...h2c,
+            goal: 1,
+          },
         );
       }
-      await compare(
-        "gRPC Get h2c vs bare",
-        "bare http2 gRPC (baseline)",
-        h2(B, bare2.pid, `${KV}/Get`, envelope(getMsg), GRPC),
-        h2(S, side.pid, `${KV}/Get`, envelope(getMsg), GRPC),
+      await row(
+        "gRPC Get vs bare http2",
+        h2(bare2, `${KV}/Get`, envelope(getMsg), GRPC),
+        h2(side, `${KV}/Get`, envelope(getMsg), GRPC),
+        h2c,
       );
       // Connect and gRPC-Web over h2c against bare node:http2 with a fixed reply.
-      const bareConnect = h2(B, bare2.pid, `${KV}/Get`, getMsg, proto);
-      await compare(
-        "Connect proto Get h2c",
-        "bare http2 Connect (baseline)",
-        bareConnect,
-        h2(S, side.pid, `${KV}/Get`, getMsg, proto),
-      );
-      await compare(
-        "Connect JSON Get h2c",
-        "bare http2 Connect (baseline)",
-        bareConnect,
-        h2(S, side.pid, `${KV}/Get`, Buffer.from('{"key":"bench"}'), json),
-      );
-      await compare(
-        "gRPC-Web Get h2c",
-        "Connect proto Get h2c (baseline)",
-        h2(S, side.pid, `${KV}/Get`, getMsg, proto),
-        h2(S, side.pid, `${KV}/Get`, envelope(getMsg), GRPC_WEB),
-      );
+      const bareConnect = h2(bare2, `${KV}/Get`, getMsg, PROTO);
+      await row("Connect proto Get h2c", bareConnect, h2(side, `${KV}/Get`, getMsg, PROTO), { ...h2c, goal: 0.5 });
+      await row("Connect JSON Get h2c", bareConnect, h2(side, `${KV}/Get`, Buffer.from('{"key":"bench"}'), JSON_CT), {
+        ...h2c,
+        goal: 0.5,
+      });
+      await row("gRPC-Web Get h2c", bareConnect, h2(side, `${KV}/Get`, envelope(getMsg), GRPC_WEB), {
+        ...h2c,
+        goal: 0.9,
+        goalVs: "Connect proto Get h2c",
+      });
 
-      // HTTP/1.1 (autocannon): REST, Connect and gRPC-Web against bare node:http, TCP and Unix socket.
-      for (const via of ["tcp", "unix"] as const) {
-        const at = (path: string) =>
-          via === "tcp" ? { url: `${S}${path}` } : { url: `http://localhost${path}`, socketPath: side.socket };
-        const base = `bare node:http ${via} (baseline)`;
-        const bare: Run = (duration) =>
-          load(
-            via === "tcp"
-              ? { url: bare1.url, duration }
-              : { url: "http://localhost/", socketPath: bare1.socket, duration },
-          );
-        const post =
-          (path: string, headers: Record<string, string>, body: Uint8Array): Run =>
-          (duration) =>
-            load({ ...at(path), method: "POST", headers, body: Buffer.from(body), duration });
-        await compare(`REST GET ${via}`, base, bare, (duration) => load({ ...at("/kv/get/bench"), duration }));
-        await compare(`Connect proto Get h1 ${via}`, base, bare, post(`${KV}/Get`, proto, getMsg));
-        await compare(
-          `Connect JSON Get h1 ${via}`,
-          base,
-          bare,
-          post(`${KV}/Get`, json, Buffer.from('{"key":"bench"}')),
-        );
-        await compare(
-          `Connect JSON Set h1 ${via}`,
-          base,
-          bare,
-          post(`${KV}/Set`, json, Buffer.from('{"key":"bench","value":"aGVsbG8="}')),
-        );
-        await compare(
-          `gRPC-Web Get h1 ${via}`,
-          `Connect proto Get h1 ${via} (baseline)`,
-          post(`${KV}/Get`, proto, getMsg),
-          post(`${KV}/Get`, GRPC_WEB, envelope(getMsg)),
-        );
-      }
+      // HTTP/1.1 (wrk): REST, Connect and gRPC-Web against the KV limit server (bare node:http, same lookup; its
+      // Connect path speaks JSON, so it is the baseline of the binary rows too).
+      const base = h1(limit.url, limit.pid, [{ method: "GET", path: "/kv/get/bench" }], conns);
+      const baseConnect = h1(
+        limit.url,
+        limit.pid,
+        [{ method: "POST", path: `${KV}/Get`, headers: JSON_CT, body: '{"key":"bench"}' }],
+        conns,
+      );
+      const at = { connections: conns };
+      await base(1); // warm-up of the limit server, as above
 
-      // Server streaming: a 1 MiB Download (256 KiB chunks, as the memory backend reads) vs the same bytes
+      const post = (headers: Record<string, string>, body: string | Buffer, path = `${KV}/Get`) =>
+        h1(side.url, side.pid, [{ method: "POST", path, headers, body }], conns);
+      await row("REST GET h1", base, h1(side.url, side.pid, [{ method: "GET", path: "/kv/get/bench" }], conns), {
+        ...at,
+        goal: 0.8,
+      });
+      await row("Connect JSON Get h1", baseConnect, post(JSON_CT, '{"key":"bench"}'), { ...at, goal: 0.5 });
+      await row("Connect proto Get h1", baseConnect, post(PROTO, Buffer.from(getMsg)), { ...at, goal: 0.5 });
+      await row("gRPC-Web Get h1", baseConnect, post(GRPC_WEB, envelope(getMsg)), {
+        ...at,
+        goal: 0.9,
+        goalVs: "Connect proto Get h1",
+      });
+
+      // Server streaming: a 1 MiB Download (256 KiB messages, as the memory backend reads) vs the same bytes
       // written by bare node:http2. Fewer streams: each response is large.
       const big = { connections: 4, streams: 4 };
-      await compare(
-        "gRPC Download 1 MiB h2c",
-        "bare http2 1 MiB stream (baseline)",
-        h2(B, bare2.pid, "/stream", envelope(downloadMsg), GRPC, big),
-        h2(S, side.pid, "/mikcar.storage.v1.StorageService/Download", envelope(downloadMsg), GRPC, big),
-        true,
+      await row(
+        "gRPC Download 1 MiB",
+        h2(bare2, "/stream", envelope(downloadMsg), GRPC, big),
+        h2(side, "/mikcar.storage.v1.StorageService/Download", envelope(downloadMsg), GRPC, big),
+        { unit: "MB/s", per: BLOB / 1e6, connections: 16, goal: 0.8, note: "h2load: 4 connections × 4 streams" },
       );
+
+      // queue Stream: QUEUED messages published first, then read by one stream as fast as it delivers them,
+      // against bare node:http2 writing as many envelopes of the same size; messages per second.
+      if (wanted("gRPC queue Stream")) {
+        const QUEUED = 20_000;
+        const publish = toBinary(
+          PublishRequestSchema,
+          create(PublishRequestSchema, { topic: "bench-t", payload: Buffer.from('{"n":1}') }),
+        );
+        const streamReq = toBinary(StreamRequestSchema, create(StreamRequestSchema, { topic: "bench-t" }));
+        const pub = await h2load({
+          url: `${side.url}/mikcar.queue.v1.QueueService/Publish`,
+          body: envelope(publish),
+          headers: GRPC,
+          durationSec: d,
+          requests: QUEUED,
+        });
+        if (pub.errors > 0) console.error(`# rpc/queue publish: ${pub.errors} errors`);
+        const cpu0 = cpuSeconds(side.pid);
+        const ours = await readGrpcStream(side.url, "/mikcar.queue.v1.QueueService/Stream", streamReq, QUEUED);
+        const oursCpu = cpuSeconds(side.pid) - cpu0;
+        const size = Math.round(ours.bytes / Math.max(1, ours.messages)) - 5;
+        const cpu1 = cpuSeconds(bare2.pid);
+        const bare = await readGrpcStream(bare2.url, `/messages/${QUEUED}/${size}`, new Uint8Array(0), QUEUED);
+        const bareCpu = cpuSeconds(bare2.pid) - cpu1;
+        const asLoad = (r: typeof ours, cpu: number): LoadResult => ({
+          rps: r.messages / r.seconds,
+          ops: r.messages,
+          p50Ms: 0,
+          p99Ms: 0,
+          errors: r.messages < QUEUED ? QUEUED - r.messages : 0,
+          cpuUs: r.messages > 0 ? (cpu * 1e6) / r.messages : undefined,
+        });
+        rows.push({
+          suite: "rpc",
+          name: "gRPC queue Stream",
+          unit: "msg/s",
+          connections: 1,
+          limit: asLoad(bare, bareCpu),
+          sidecar: asLoad(ours, oursCpu),
+          goal: 0.8,
+          note: `${QUEUED} messages of ${size} B on one stream, published first`,
+        });
+      }
     } finally {
-      await Promise.all([side.stop(), grpcJs.stop(), bare2.stop(), bare1.stop()]);
+      await Promise.all([side.stop(), grpcJs.stop(), bare2.stop(), limit.stop()]);
     }
-    // Its rows have their own shape (baselines beside each case, p50/p99, CPU per call): printed here.
-    printRows(rows);
-    return [];
+    return rows;
   },
 };
 export default suite;

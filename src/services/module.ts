@@ -7,6 +7,7 @@ import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "../shared/log.js";
 import { type OptionInput, type OptionSpec, type OptionValue, resolveOptions } from "../shared/option-spec.js";
 import type { RestRoute } from "../shared/rest-route.js";
+import type { ServiceResources } from "./resources.js";
 
 export type { OptionInput, OptionSpec, OptionValue } from "../shared/option-spec.js";
 
@@ -46,6 +47,8 @@ export interface ServiceInstance<S extends DescService = DescService> {
   readonly desc: S;
   readonly impl: ServiceImpl<S>;
   rest(impl: ServiceImpl<S>): RestRoute[];
+  /** What names a resource in each call, for the server's policy (absent: the service names none). */
+  readonly resources?: ServiceResources<S>;
   /** Cheap liveness probe of the backend; rejects or returns false when it is unreachable. */
   healthy(): Promise<boolean>;
   close(): Promise<void>;

@@ -12,6 +12,7 @@ import { readBody, discardRestOfBody } from "../body.js";
 import { type Deadline, Deadlines } from "../deadlines.js";
 import { errorBody, logFailure, requestTimeout } from "../failures.js";
 import type { ServerLimits, ServiceInstance } from "../../services/module.js";
+import { stateOf } from "../policy/request-state.js";
 import { RestCall } from "./context.js";
 import { parseExact, stringifyExact } from "../../shared/exact-json.js";
 import type { HttpMethod, RestResponse, RestRoute } from "../../shared/rest-route.js";
@@ -102,7 +103,7 @@ export function createRestDispatcher(
     req: IncomingMessage,
     res: ServerResponse,
   ) {
-    const call = new RestCall(req, res, service.desc, params, qs, stopping);
+    const call = new RestCall(req, res, service.desc, params, qs, stopping, stateOf(req));
     let deadline: Deadline | undefined;
     let drain = false;
     if (!route.untimed && deadlines) {
@@ -212,7 +213,9 @@ export function sendError(
     res.destroy();
     return;
   }
-  const { status, body } = errorBody(err);
+  const { status, body, envelope } = errorBody(err);
+  const record = stateOf(req)?.record;
+  if (record) record.code = envelope.code;
   const headers: Record<string, string | number> = {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),

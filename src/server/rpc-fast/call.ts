@@ -12,6 +12,33 @@ let ended: ConnectError | undefined;
 
 const TIMEOUT_MESSAGE = "the operation timed out";
 
+const shuttingDown = () => new ConnectError("the server is shutting down", Code.Unavailable);
+
+/**
+ * The calls holding a signal, per shutdown signal: one abort listener for all of them rather than one each
+ * (Node warns past ten listeners, and a server has many streams open at once).
+ */
+const live = new WeakMap<AbortSignal, Set<Call>>();
+function watchShutdown(signal: AbortSignal, call: Call): () => void {
+  let calls = live.get(signal);
+  if (calls === undefined) {
+    const set = new Set<Call>();
+    live.set(signal, set);
+    signal.addEventListener(
+      "abort",
+      () => {
+        for (const c of [...set]) c.abort(shuttingDown());
+        set.clear();
+      },
+      { once: true },
+    );
+    calls = set;
+  }
+  calls.add(call);
+  const set = calls;
+  return () => set.delete(call);
+}
+
 /**
  * Connect's ContextValues with its methods on a prototype: `createContextValues()` makes three closures per
  * call. Same storage (values under the key's symbol), same defaults.
@@ -100,12 +127,8 @@ export class Call {
     });
     const s = this.shutdown;
     if (s !== undefined) {
-      if (s.aborted) this.abort(new ConnectError("the server is shutting down", Code.Unavailable));
-      else {
-        const fn = () => this.abort(new ConnectError("the server is shutting down", Code.Unavailable));
-        s.addEventListener("abort", fn, { once: true });
-        this.unlinkShutdown = () => s.removeEventListener("abort", fn);
-      }
+      if (s.aborted) this.abort(shuttingDown());
+      else this.unlinkShutdown = watchShutdown(s, this);
     }
   }
 

@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import { type Compression, compressionNegotiate } from "@connectrpc/connect/protocol";
 import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
@@ -41,6 +41,11 @@ export interface FastRpcOptions {
   shutdownSignal?: AbortSignal;
   /** Handed to implementations as the `serverStopping` context value, as the adapter does (long-polls end). */
   stoppingSignal?: AbortSignal;
+  /**
+   * Adds the server's per-request context values taken from the Node request (the policy's request state), as
+   * the adapter's `contextValues` option does.
+   */
+  requestValues?: (req: NodeRequest, values: ContextValues) => void;
   log: Logger;
 }
 
@@ -67,9 +72,16 @@ export function createFastRpc(
   const compressMinBytes = opts.compressMinBytes ?? 1024;
   const readMax = opts.readMaxBytes;
 
-  // Negotiation results by (requested, accepted) header values: clients send the same few on every call.
+  // Negotiation results by (requested, accepted) header values: clients send the same few on every call, and
+  // most send neither (then no key string is built at all).
   const negotiated = new Map<string, ReturnType<typeof compressionNegotiate>>();
+  const none = new Map<Wire, ReturnType<typeof compressionNegotiate>>();
   const negotiate = (wire: Wire, requested: string | null, accepted: string | null) => {
+    if (requested === null && accepted === null) {
+      let c = none.get(wire);
+      if (c === undefined) none.set(wire, (c = compressionNegotiate(accept, null, null, wire.acceptEncodingHeader)));
+      return c;
+    }
     const key = `${wire.acceptEncodingHeader}\n${requested}\n${accepted}`;
     let c = negotiated.get(key);
     if (c === undefined) {
@@ -106,6 +118,7 @@ export function createFastRpc(
       wire.protocol,
     );
     if (opts.stoppingSignal) call.values.set(serverStopping, opts.stoppingSignal);
+    opts.requestValues?.(req, call.values);
     let answered = false;
     const answer: Answerer = (body, error) => {
       if (answered) return;

@@ -11,6 +11,7 @@ import { ScriptPool } from "./script/pool.js";
 import type { ScriptLimits } from "./script/protocol.js";
 import { sqlRoutes } from "./rest.js";
 import { createSqlService } from "./service.js";
+import { sqlResources } from "./resources.js";
 
 const MiB = 1024 * 1024;
 
@@ -144,7 +145,10 @@ export function sqlInstance(backend: SqlBackend, opts: SqlInstanceOptions = {}):
   // What a script hands out (its result, the params of a call) is bounded like a query's result.
   const limits = { ...settings.scripts, outputBytes: settings.result.maxBytes };
   const scripts = new ScriptPool(limits, settings.scriptWorkers, settings.scriptQueue);
-  return serviceInstance(SqlService, createSqlService(audited, scripts), sqlRoutes, backend, () => scripts.close());
+  return {
+    ...serviceInstance(SqlService, createSqlService(audited, scripts), sqlRoutes, backend, () => scripts.close()),
+    resources: sqlResources,
+  };
 }
 
 export const sqlModule: ServiceModule = {
