@@ -14,9 +14,15 @@ export function requestTimeout(ms: number): SidecarError {
   return sidecarError("REQUEST_TIMEOUT", `request took longer than ${ms} ms`);
 }
 
-/** Logs `err` under `event` when it is a server-side failure; client mistakes are the client's to see. */
+/**
+ * Logs `err` under `event` when it is a server-side failure; client mistakes are the client's to see. A refusal
+ * the sidecar chose and says when to retry (a full script queue: 503 with `Retry-After`) is a warning: under a
+ * burst it comes once per request, and it is load shedding working, not a fault.
+ */
 export function logFailure(log: Logger, event: string, fields: Record<string, unknown>, err: unknown): void {
-  if (isServerSide(err)) log.error(event, { ...fields, ...describeError(err) });
+  if (!isServerSide(err)) return;
+  const shed = err instanceof ConnectError && err.metadata.has("retry-after");
+  (shed ? log.warn : log.error)(event, { ...fields, ...describeError(err) });
 }
 
 /** The JSON envelope of `err` and its HTTP status, ready to write (and the envelope, for headers and logs). */
