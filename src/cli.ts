@@ -52,8 +52,13 @@ async function main(): Promise<number> {
       authToken: config.authToken,
       limits: { maxBodyBytes: config.maxBodyBytes, requestTimeoutMs: config.requestTimeoutMs },
       log,
+      // Nothing could read the metrics without an admin listener, so they cost nothing then.
+      metrics: config.admin.length > 0,
+      otlpEndpoint: config.otlpEndpoint,
+      compressMinBytes: config.compressMinBytes,
     });
     for (const addr of config.listen) await sidecar.listen(addr);
+    for (const addr of config.admin) await sidecar.listenAdmin(addr);
   } catch (err) {
     process.stderr.write(`mikcar: ${describeError(err).error}\n`);
     await sidecar?.close(0).catch(() => {});

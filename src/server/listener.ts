@@ -18,6 +18,8 @@ export type NodeHandler = (
 
 export interface DualListener {
   readonly address: string;
+  /** Open client connections and HTTP/2 streams, for metrics and /stats. */
+  counts(): { connections: number; streams: number };
   close(graceMs: number): Promise<void>;
 }
 
@@ -38,6 +40,11 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
   h2.on("session", (s) => {
     sessions.add(s);
     s.once("close", () => sessions.delete(s));
+  });
+  let streams = 0;
+  h2.on("stream", (st) => {
+    streams++;
+    st.once("close", () => streams--);
   });
   const sockets = new Set<net.Socket>();
   // allowHalfOpen as http.Server itself sets it; the HTTP layer decides what a client's FIN means.
@@ -61,6 +68,7 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
 
   return {
     address,
+    counts: () => ({ connections: sockets.size, streams }),
     async close(graceMs) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sessions) s.close(); // GOAWAY: in-flight streams finish, no new ones

@@ -11,8 +11,74 @@ import { sidecarError } from "../shared/errors.js";
 import { describeError, type Logger } from "../shared/log.js";
 import { registerService, type ServerLimits, type ServiceInstance } from "../services/module.js";
 import type { AuthCheck } from "./auth.js";
-import { Deadlines } from "./deadlines.js";
+import { Deadlines } from "../shared/deadlines.js";
+import { CODE_NAMES, type Metrics, type MethodSeries, Protocol } from "./metrics.js";
 import { registerReflection } from "./reflection.js";
+import type { Tracing } from "./tracing.js";
+
+function protocolOf(contentType: string | null): Protocol {
+  if (contentType === null || !contentType.startsWith("application/grpc")) return Protocol.Connect;
+  return contentType.startsWith("application/grpc-web") ? Protocol.GrpcWeb : Protocol.Grpc;
+}
+
+/**
+ * The one observation point of an RPC, whichever path delivered it: counts, duration and in-flight gauge per
+ * service/method/protocol, and the request's span (its `traceparent` in the response headers, or in the error's
+ * metadata). For streams the duration runs until the response starts. Outermost, so it sees the final code.
+ */
+function observeInterceptor(
+  metrics: Metrics | undefined,
+  tracing: Tracing | undefined,
+  names: Map<string, string>,
+): Interceptor {
+  const series = new WeakMap<object, MethodSeries>();
+  const seriesOf = (req: { service: DescService; method: { name: string } }) => {
+    let s = series.get(req.method);
+    if (!s) {
+      s = metrics!.method(names.get(req.service.typeName) ?? req.service.typeName, req.method.name);
+      series.set(req.method, s);
+    }
+    return s;
+  };
+  return (next) => (req) => {
+    const t0 = performance.now();
+    const protocol = protocolOf(req.header.get("content-type"));
+    if (metrics) metrics.inflight[protocol]!.inc();
+    const span = tracing?.startRequest(`${req.service.typeName}/${req.method.name}`, req.header.get("traceparent"), {
+      "rpc.system": PROTOCOL_SYSTEM[protocol]!,
+      "rpc.service": req.service.typeName,
+      "rpc.method": req.method.name,
+    });
+    const done = (code: number) => {
+      if (metrics) {
+        metrics.inflight[protocol]!.dec();
+        seriesOf(req).observe(protocol, code, (performance.now() - t0) / 1000);
+      }
+      if (span) tracing!.endRequest(span, code, CODE_NAMES[code] ?? "unknown");
+    };
+    let p;
+    try {
+      p = span ? tracing!.run(span, () => next(req)) : next(req);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return p.then(
+      (res) => {
+        done(0);
+        if (span) res.header.set("traceparent", tracing!.traceparentOf(span));
+        return res;
+      },
+      (err) => {
+        const ce = ConnectError.from(err);
+        done(ce.code);
+        if (span) ce.metadata.set("traceparent", tracing!.traceparentOf(span));
+        throw ce;
+      },
+    );
+  };
+}
+
+const PROTOCOL_SYSTEM = ["rest", "connect_rpc", "grpc", "grpc_web"];
 
 /**
  * Auth for every RPC except grpc.health.v1 (open, like `GET /health`). Not `async`: a rejected token throws
@@ -72,14 +138,22 @@ function deadlineAndErrors(limits: ServerLimits, log: Logger): Interceptor {
 
 export interface RpcSetup {
   services: readonly ServiceInstance[];
+  /** REST names by proto service name ("mikcar.kv.v1.KvService" → "kv"), the `service` label of metrics. */
+  names?: Map<string, string>;
+  metrics?: Metrics;
+  tracing?: Tracing;
   auth: AuthCheck;
   limits: ServerLimits;
   log: Logger;
   registerHealth(router: ConnectRouter): void;
 }
 
-export function rpcInterceptors(setup: Pick<RpcSetup, "auth" | "limits" | "log">): Interceptor[] {
-  return [deadlineAndErrors(setup.limits, setup.log), authInterceptor(setup.auth)];
+export function rpcInterceptors(
+  setup: Pick<RpcSetup, "auth" | "limits" | "log" | "metrics" | "tracing" | "names">,
+): Interceptor[] {
+  const base = [deadlineAndErrors(setup.limits, setup.log), authInterceptor(setup.auth)];
+  if (!setup.metrics && !setup.tracing) return base;
+  return [observeInterceptor(setup.metrics, setup.tracing, setup.names ?? new Map()), ...base];
 }
 
 /** The `routes` function for connectNodeAdapter. */

@@ -1,7 +1,8 @@
 /**
  * Assembles a sidecar from opened services: one Node request handler that serves gRPC, gRPC-Web and Connect
  * through the Connect adapter and falls back to `/health` and the REST layer; listeners on TCP and/or Unix
- * sockets; graceful shutdown. Nothing here listens until `listen` is called.
+ * sockets; the admin listener (metrics, stats, health); graceful shutdown. Nothing here listens until `listen`
+ * or `listenAdmin` is called.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -10,11 +11,15 @@ import { createLogger, describeError, type Logger } from "../shared/log.js";
 import { createRestDispatcher, sendError } from "./rest/dispatcher.js";
 import { stringifyExact } from "../shared/exact-json.js";
 import type { ServerLimits, ServiceInstance } from "../services/module.js";
+import { createAdminHandler } from "./admin.js";
 import { createAuth } from "./auth.js";
 import { discardRestOfBody } from "./body.js";
 import { createHealth } from "./health.js";
 import { listenDual, type DualListener, type ListenAddress, type NodeHandler } from "./listener.js";
+import type { Metrics } from "./metrics.js";
 import { rpcInterceptors, rpcRoutes } from "./rpc.js";
+import { StatsWindow } from "./stats.js";
+import type { Tracing } from "./tracing.js";
 import { traceOf } from "./trace.js";
 
 export const DEFAULT_LIMITS: ServerLimits = { maxBodyBytes: 10 * 1024 * 1024, requestTimeoutMs: 30_000 };
@@ -26,13 +31,28 @@ export interface SidecarConfig {
   authToken?: string;
   limits?: Partial<ServerLimits>;
   log?: Logger;
+  /** Records requests (and, if the services were opened with it as observer, backend calls); none when absent. */
+  metrics?: Metrics;
+  /** Spans per request and backend call; none when absent. */
+  tracing?: Tracing;
+  /** Smallest REST JSON/text body compressed (gzip/br) when the client accepts it, and Connect's threshold; 0 = off. */
+  compressMinBytes?: number;
 }
+
+export const DEFAULT_COMPRESS_MIN_BYTES = 1024;
 
 export interface Sidecar {
   /** The request handler, for mounting on a server of your own. */
   readonly handler: NodeHandler;
   /** Starts a listener (TCP or Unix socket); returns its address ("127.0.0.1:3001", "unix:/tmp/m.sock"). */
   listen(addr: ListenAddress): Promise<string>;
+  /** Starts an admin listener (metrics, stats, health; no token); returns its address. */
+  listenAdmin(addr: ListenAddress): Promise<string>;
+  /**
+   * The metrics registry, when metrics are on. The policy layer counts its refusals here:
+   * `sidecar.metrics?.denied(tokenId)`, `sidecar.metrics?.rateLimited(tokenId)`.
+   */
+  readonly metrics: Metrics | undefined;
   /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes the backends. */
   close(graceMs?: number): Promise<void>;
 }
@@ -42,8 +62,30 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...config.limits };
   const auth = createAuth(config.authToken);
   const health = createHealth(config.services);
-  const rest = createRestDispatcher(config.services, limits, log);
+  const { metrics, tracing } = config;
+  const compressMinBytes = config.compressMinBytes ?? DEFAULT_COMPRESS_MIN_BYTES;
+  if (metrics && tracing) metrics.tracer = tracing;
+  const rest = createRestDispatcher(config.services, limits, log, { metrics, tracing, compressMinBytes });
   const listeners: DualListener[] = [];
+  const adminListeners: DualListener[] = [];
+  metrics?.connections(() => {
+    const out = { connections: 0, streams: 0 };
+    for (const l of listeners) {
+      const c = l.counts();
+      out.connections += c.connections;
+      out.streams += c.streams;
+    }
+    return out;
+  });
+  const stats = metrics
+    ? new StatsWindow({
+        metrics,
+        services: config.services,
+        health: () => health.report(),
+        connections: () => metrics.connectionCounts(),
+      })
+    : undefined;
+  const admin = createAdminHandler({ metrics, stats, ready: () => health.report(), log });
   const shutdown = new AbortController();
 
   async function fallback(req: IncomingMessage, res: ServerResponse) {
@@ -77,8 +119,17 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
       log,
       registerHealth: health.register,
     }),
-    interceptors: rpcInterceptors({ auth, limits, log }),
+    interceptors: rpcInterceptors({
+      auth,
+      limits,
+      log,
+      metrics,
+      tracing,
+      names: new Map(config.services.map((s) => [s.instance.desc.typeName, s.name])),
+    }),
     readMaxBytes: limits.maxBodyBytes,
+    // gzip and br as connect-node negotiates them (its default list), from our threshold; 0 turns sending off.
+    compressMinBytes: compressMinBytes > 0 ? compressMinBytes : Number.MAX_SAFE_INTEGER,
     shutdownSignal: shutdown.signal,
     fallback: (req, res) => serveFallback(req as IncomingMessage, res as ServerResponse),
   });
@@ -94,7 +145,8 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
   const handler: NodeHandler = (req, res) => {
     const trace = traceOf(req.headers);
     res.setHeader("x-trace-id", trace.traceId);
-    if (trace.traceparent) res.setHeader("traceparent", trace.traceparent);
+    // With tracing on, the REST layer and the RPC interceptor answer with the request span's own traceparent.
+    if (trace.traceparent && !tracing) res.setHeader("traceparent", trace.traceparent);
     // RPC paths are "/package.Service/Method"; anything whose first segment has no dot is REST or /health and
     // skips the adapter's own routing.
     const url = req.url ?? "/";
@@ -106,6 +158,14 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
 
   return {
     handler,
+    metrics,
+    async listenAdmin(addr) {
+      const l = await listenDual(addr, admin);
+      adminListeners.push(l);
+      stats?.start();
+      log.info("admin.listening", { address: l.address, metrics: metrics !== undefined });
+      return l.address;
+    },
     async listen(addr) {
       const l = await listenDual(addr, handler);
       listeners.push(l);
@@ -118,6 +178,9 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
       await Promise.all(listeners.splice(0).map((l) => l.close(graceMs)));
       clearTimeout(streamsDeadline);
       shutdown.abort();
+      stats?.stop();
+      await Promise.all(adminListeners.splice(0).map((l) => l.close(Math.min(graceMs, 1_000))));
+      await tracing?.close().catch((err) => log.warn("tracing.close_failed", describeError(err)));
       const results = await Promise.allSettled(config.services.map((s) => s.instance.close()));
       for (const r of results) if (r.status === "rejected") log.warn("service.close_failed", describeError(r.reason));
     },

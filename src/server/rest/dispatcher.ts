@@ -5,22 +5,40 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { finished, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Span } from "@opentelemetry/api";
 import FindMyWay from "find-my-way";
 import { sidecarError, toEnvelope, isServerSide, SidecarError } from "../../shared/errors.js";
 import { describeError, type Logger } from "../../shared/log.js";
 import { readBody, discardRestOfBody } from "../body.js";
-import { Deadlines, type Deadline } from "../deadlines.js";
+import { Deadlines, type Deadline } from "../../shared/deadlines.js";
 import type { ServerLimits, ServiceInstance } from "../../services/module.js";
 import { RestCall } from "./context.js";
 import { parseExact, stringifyExact } from "../../shared/exact-json.js";
 import type { HttpMethod, RestResponse, RestRoute } from "../../shared/rest-route.js";
+import { CODE_NAMES, type Metrics, type MethodSeries, Protocol } from "../metrics.js";
+import type { Tracing } from "../tracing.js";
+import { compress, compressible, pickEncoding } from "./compress.js";
 
 const METHODS: HttpMethod[] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"];
 
 interface Store {
   route: RestRoute;
   service: ServiceInstance;
+  name: string;
+  /** The metrics of the method this row last called (rows call one method, so this is nearly always a hit). */
+  series: MethodSeries | undefined;
 }
+
+/** What the REST layer records and how it answers, beyond routing. */
+export interface RestObservers {
+  metrics?: Metrics;
+  tracing?: Tracing;
+  /** Smallest JSON/text body compressed when the client accepts gzip or br; 0 = never. */
+  compressMinBytes?: number;
+}
+
+const REST_INFLIGHT = Protocol.Rest;
 
 export interface RestDispatcher {
   /** Handles the request if a REST row matches its path (any method); returns false when no row does. */
@@ -31,12 +49,20 @@ export function createRestDispatcher(
   services: ReadonlyArray<{ name: string; instance: ServiceInstance }>,
   limits: ServerLimits,
   log: Logger,
+  observers: RestObservers = {},
 ): RestDispatcher {
+  const { metrics, tracing } = observers;
+  const minCompress = observers.compressMinBytes ?? 0;
   // Trailing slashes are significant: `/secrets/list/db/` is the folder prefix "db/", not "db".
   const router = FindMyWay({ ignoreTrailingSlash: false, maxParamLength: 65_536 });
   for (const { name, instance } of services) {
     for (const route of instance.rest(instance.impl)) {
-      router.on(route.method, `/${name}${route.path}`, () => {}, { route, service: instance } satisfies Store);
+      router.on(route.method, `/${name}${route.path}`, () => {}, {
+        route,
+        service: instance,
+        name,
+        series: undefined,
+      } satisfies Store);
     }
   }
 
@@ -75,7 +101,7 @@ export function createRestDispatcher(
         );
         return true;
       }
-      const { route, service } = found.store as Store;
+      const store = found.store as Store;
       const params: Record<string, string> = {};
       for (const [k, v] of Object.entries(found.params)) {
         if (v === undefined) continue;
@@ -86,20 +112,54 @@ export function createRestDispatcher(
         }
         params[k] = v;
       }
-      await run(route, service, params, q < 0 ? "" : url.slice(q + 1), req, res);
+      const call = new RestCall(req, res, store.service.desc, params, q < 0 ? "" : url.slice(q + 1));
+      if (!metrics && !tracing) await run(store.route, call, req, res);
+      else await observed(store, call, req, res);
       return true;
     },
   };
 
-  async function run(
-    route: RestRoute,
-    service: ServiceInstance,
-    params: Record<string, string>,
-    qs: string,
-    req: IncomingMessage,
-    res: ServerResponse,
-  ) {
-    const call = new RestCall(req, res, service.desc, params, qs);
+  /** The one observation point of a REST request: metrics, in-flight gauge and the request's span. */
+  async function observed(store: Store, call: RestCall, req: IncomingMessage, res: ServerResponse) {
+    const t0 = performance.now();
+    if (metrics) metrics.inflight[REST_INFLIGHT]!.inc();
+    let span: Span | undefined;
+    let code: number = Code.Internal;
+    try {
+      if (tracing) {
+        const tp = req.headers.traceparent;
+        span = tracing.startRequest(
+          `${req.method} /${store.name}${store.route.path}`,
+          typeof tp === "string" ? tp : undefined,
+          {
+            "mikcar.service": store.name,
+            "mikcar.protocol": "rest",
+            "http.request.method": req.method ?? "GET",
+          },
+        );
+        res.setHeader("traceparent", tracing.traceparentOf(span));
+        const s = span;
+        code = await tracing.run(s, () => run(store.route, call, req, res));
+      } else {
+        code = await run(store.route, call, req, res);
+      }
+    } finally {
+      const method = call.rpcMethod ?? "unmapped";
+      if (metrics) {
+        metrics.inflight[REST_INFLIGHT]!.dec();
+        let series = store.series;
+        if (series?.method !== method) series = store.series = metrics.method(store.name, method);
+        series.observe(Protocol.Rest, code, (performance.now() - t0) / 1000);
+      }
+      if (span) {
+        span.updateName(`${store.name}/${method}`);
+        tracing!.endRequest(span, code, CODE_NAMES[code] ?? "unknown", res.statusCode);
+      }
+    }
+  }
+
+  /** Runs a row; resolves with the Connect code of the outcome (0 = ok), for metrics. */
+  async function run(route: RestRoute, call: RestCall, req: IncomingMessage, res: ServerResponse): Promise<number> {
     let deadline: Deadline | undefined;
     let drain = false;
     if (!route.untimed && deadlines) {
@@ -120,19 +180,23 @@ export function createRestDispatcher(
         const done = result.onFinish;
         finished(res, (err) => done(!err && res.writableFinished));
       }
-      if (call.aborted && res.headersSent) return;
+      if (call.aborted && res.headersSent) return Code.DeadlineExceeded;
       if (result.stream) await writeStream(res, result, limits.requestTimeoutMs);
+      else if (minCompress > 0) await writeMaybeCompressed(req, res, result, minCompress);
       else writeResult(res, result);
+      return 0;
     } catch (err) {
+      const code = err instanceof ConnectError ? err.code : Code.Internal;
       if (res.headersSent) {
         // Mid-stream failure: the status is gone, so cut the response to show it is incomplete.
         if (isServerSide(err)) log.error("rest.stream_failed", { path: req.url, ...describeError(err) });
         res.destroy();
-        return;
+        return code;
       }
       if (isServerSide(err)) log.error("rest.failed", { method: req.method, path: pathOf(req), ...describeError(err) });
       drain = err instanceof SidecarError && err.kind.status === 413;
       sendError(req, res, err, drain ? { connection: "close" } : undefined);
+      return code;
     } finally {
       deadline?.cancel();
       if (drain) discardRestOfBody(req);
@@ -196,6 +260,45 @@ function writeResult(res: ServerResponse, r: RestResponse) {
   res.end(payload);
 }
 
+/**
+ * writeResult, with the body compressed when it is JSON or text of at least `minBytes` and the client accepts
+ * gzip or br. Range responses (206, Content-Range) and bodies already encoded are sent as they are.
+ */
+async function writeMaybeCompressed(req: IncomingMessage, res: ServerResponse, r: RestResponse, minBytes: number) {
+  const status = r.status ?? 200;
+  const h = r.headers;
+  const payload = r.json !== undefined ? stringifyExact(r.json) : r.body;
+  const type =
+    r.json !== undefined ? ((h?.["content-type"] as string | undefined) ?? "application/json") : h?.["content-type"];
+  if (
+    payload === undefined ||
+    status === 206 ||
+    h?.["content-range"] !== undefined ||
+    h?.["content-encoding"] !== undefined ||
+    !compressible(String(type ?? "")) ||
+    Buffer.byteLength(payload) < minBytes
+  ) {
+    writeResult(
+      res,
+      r.json !== undefined ? { ...r, json: undefined, body: payload, headers: { ...h, "content-type": type! } } : r,
+    );
+    return;
+  }
+  const headers: Record<string, string | number | string[]> = {};
+  for (const k in h) headers[k] = h[k]!;
+  headers["content-type"] = type!;
+  headers.vary = "accept-encoding";
+  const enc = pickEncoding(req.headers["accept-encoding"]);
+  let body: string | Uint8Array = payload;
+  if (enc && req.method !== "HEAD") {
+    body = await compress(payload, enc);
+    headers["content-encoding"] = enc;
+  }
+  headers["content-length"] = Buffer.byteLength(body);
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
 /** Writes the JSON error envelope. Usable by any layer that answers on its own (auth, health, 404). */
 export function sendError(
   req: IncomingMessage,
@@ -214,6 +317,9 @@ export function sendError(
     "content-length": Buffer.byteLength(body),
     ...extraHeaders,
   };
+  // An open circuit breaker says when to come back.
+  const retryAfter = err instanceof ConnectError ? err.metadata.get("retry-after") : null;
+  if (retryAfter !== null) headers["retry-after"] = retryAfter;
   // `Connection` is an HTTP/1-only header; HTTP/2 refuses it.
   if (req.httpVersionMajor !== 1) delete headers.connection;
   res.writeHead(env.status, headers);
