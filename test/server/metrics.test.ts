@@ -7,7 +7,13 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KvService } from "../../gen/mikcar/kv/v1/kv_pb.js";
+import { backendAvailable } from "../helpers/backends.js";
 import { startSidecar, type RunningSidecar } from "../helpers/sidecar.js";
+
+const havePromtool = await backendAvailable("promtool", async () => {
+  const r = spawnSync("promtool", ["--version"]);
+  if (r.error) throw r.error;
+});
 
 let s: RunningSidecar;
 beforeAll(async () => {
