@@ -7,7 +7,8 @@ import * as net from "node:net";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import { lstat, unlink } from "node:fs/promises";
-import { stringifyExact } from "../shared/exact-json.js";
+import { sidecarError } from "../shared/errors.js";
+import { errorBody } from "./failures.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
@@ -116,15 +117,11 @@ function answerClientError(err: NodeJS.ErrnoException, socket: net.Socket) {
     socket.destroy();
     return;
   }
-  const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
-  const status = tooLarge ? 431 : 400;
-  const body = stringifyExact({
-    code: tooLarge ? "HEADERS_TOO_LARGE" : "BAD_REQUEST",
-    error: tooLarge
-      ? "request line or headers too large (a key or path this long is not accepted)"
-      : "malformed HTTP request",
-    status,
-  });
+  const { status, body } = errorBody(
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? sidecarError("HEADERS_TOO_LARGE", "request line or headers too large (a key or path this long is not accepted)")
+      : sidecarError("BAD_REQUEST", "malformed HTTP request"),
+  );
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

@@ -3,15 +3,15 @@
  * that apply to all of them (auth, request deadline, error hygiene).
  */
 import type { DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import * as reflectionV1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { sidecarError } from "../shared/errors.js";
-import { describeError, type Logger } from "../shared/log.js";
+import type { Logger } from "../shared/log.js";
 import { registerService, type ServerLimits, type ServiceInstance } from "../services/module.js";
 import type { AuthCheck } from "./auth.js";
 import { Deadlines } from "../shared/deadlines.js";
+import { logFailure, requestTimeout, toRpcError } from "./failures.js";
 import { CODE_NAMES, type Metrics, type MethodSeries, Protocol } from "./metrics.js";
 import { registerReflection } from "./reflection.js";
 import type { Tracing } from "./tracing.js";
@@ -93,8 +93,7 @@ function authInterceptor(auth: AuthCheck): Interceptor {
 
 /**
  * Unary calls get the server's request deadline unless the client asked for a shorter one; streams bound their
- * own time. Errors that are not ConnectErrors are logged and replaced by a bare INTERNAL, so a driver's message
- * (which may name a host or a user) never reaches the client.
+ * own time. Failures are logged and shaped by the server's one policy (failures.ts), as on the REST side.
  *
  * One promise settled by whichever comes first, rather than an async function around `Promise.race` with a
  * second promise for the timer: this runs on every call, and that shape cost about 5 µs of CPU per call. The
@@ -103,21 +102,13 @@ function authInterceptor(auth: AuthCheck): Interceptor {
 function deadlineAndErrors(limits: ServerLimits, log: Logger): Interceptor {
   const ms = limits.requestTimeoutMs;
   const hide = (req: { url: string }, err: unknown): ConnectError => {
-    if (err instanceof ConnectError) {
-      if (err.code === Code.Internal || err.code === Code.Unknown)
-        log.error("rpc.failed", { method: req.url, ...describeError(err) });
-      return err;
-    }
-    log.error("rpc.failed", { method: req.url, ...describeError(err) });
-    return new ConnectError("internal error", Code.Internal);
+    logFailure(log, "rpc.failed", { method: req.url }, err);
+    return toRpcError(err);
   };
   const deadlines = ms > 0 ? new Deadlines(ms) : undefined;
   return (next) => (req) =>
     new Promise((resolve, reject) => {
-      const deadline =
-        req.stream || !deadlines
-          ? undefined
-          : deadlines.start(() => reject(sidecarError("REQUEST_TIMEOUT", `request took longer than ${ms} ms`)));
+      const deadline = req.stream || !deadlines ? undefined : deadlines.start(() => reject(requestTimeout(ms)));
       const fail = (err: unknown) => {
         deadline?.cancel();
         reject(hide(req, err));

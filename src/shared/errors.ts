@@ -108,7 +108,11 @@ export function toEnvelope(err: unknown): Envelope {
   return { code: "INTERNAL_ERROR", error: "internal error", status: 500 };
 }
 
-/** True for errors that are the sidecar's fault or a backend's, which deserve a log line. */
+/**
+ * True for errors that are the sidecar's fault or a backend's, which deserve a log line: a 5xx of the catalogue.
+ * A plain DEADLINE_EXCEEDED from the protocol layer is the client's own deadline running out, not a fault.
+ */
 export function isServerSide(err: unknown): boolean {
+  if (!(err instanceof SidecarError) && err instanceof ConnectError && err.code === Code.DeadlineExceeded) return false;
   return toEnvelope(err).status >= 500;
 }

@@ -4,11 +4,12 @@
  * Each target says how to read what it delivered; SMTP targets parse the real message with mailparser.
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { Code, type ConnectError, createHandlerContext } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as pb from "../../gen/mikcar/email/v1/email_pb.js";
 import type { EmailBackend } from "../../src/services/email/backend.js";
 import { createEmailService } from "../../src/services/email/service.js";
+import { handlerContext } from "../helpers/rpc.js";
 
 /** What a message looked like on arrival, in one shape for every backend. */
 export interface Delivered {
@@ -36,14 +37,7 @@ export interface EmailQuirks {
   refuses?: boolean;
 }
 
-const ctx = () =>
-  createHandlerContext({
-    service: pb.EmailService,
-    method: pb.EmailService.method.send,
-    protocolName: "test",
-    requestMethod: "POST",
-    url: "/t",
-  });
+const ctx = () => handlerContext(pb.EmailService, "send");
 
 export function describeEmailContract(name: string, open: () => Promise<EmailTarget>, quirks: EmailQuirks = {}) {
   describe(`email contract: ${name}`, () => {
@@ -164,7 +158,7 @@ export function describeEmailContract(name: string, open: () => Promise<EmailTar
       ).toEqual(["b0", "b2", "b4"]);
     });
 
-    if (quirks.refuses) {
+    describe.runIf(quirks.refuses)("a server that refuses", () => {
       it("turns an SMTP refusal into BAD_GATEWAY with the server's reply", async () => {
         const err = (await send({ headers: { "X-Test-Reject": "yes" } }).catch((e: unknown) => e)) as ConnectError;
         expect(err).toMatchObject({
@@ -190,6 +184,6 @@ export function describeEmailContract(name: string, open: () => Promise<EmailTar
         );
         expect(res.results[0]).toMatchObject({ success: true, rejected: ["no@refused.example"] });
       });
-    }
+    });
   });
 }

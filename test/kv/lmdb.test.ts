@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LmdbKv } from "../../src/services/kv/backends/lmdb.js";
-import { describeKvContract } from "./contract.js";
+import { describeKvContract } from "./contract/index.js";
 
 describeKvContract("lmdb", async () => {
   let now = Date.now();

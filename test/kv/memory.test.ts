@@ -1,5 +1,5 @@
 import { MemoryKv } from "../../src/services/kv/backends/memory.js";
-import { describeKvContract } from "./contract.js";
+import { describeKvContract } from "./contract/index.js";
 
 describeKvContract("memory", async () => {
   let now = Date.now();

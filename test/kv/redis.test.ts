@@ -1,7 +1,7 @@
 import { describe } from "vitest";
 import { RedisKv } from "../../src/services/kv/backends/redis.js";
 import { backendAvailable, runId, tcpProbe } from "../helpers/backends.js";
-import { describeKvContract } from "./contract.js";
+import { describeKvContract } from "./contract/index.js";
 
 const available = await backendAvailable("redis", () => tcpProbe(6379));
 

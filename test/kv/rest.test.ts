@@ -73,6 +73,11 @@ describe("KV REST", () => {
     expect(await (await post("/kv/increment/n", { by: -20 })).json()).toEqual({ value: -10 });
     const r = await post("/kv/increment/big", '{"by":9007199254740993}');
     expect(await r.text()).toBe('{"value":9007199254740993}');
+    // The int64 ends themselves are fine.
+    expect(await (await post("/kv/increment/top?by=9223372036854775807")).text()).toBe('{"value":9223372036854775807}');
+    expect(await (await post("/kv/increment/bottom", '{"by":-9223372036854775808}')).text()).toBe(
+      '{"value":-9223372036854775808}',
+    );
   });
 
   it("lists keys by glob with paging", async () => {
@@ -88,6 +93,19 @@ describe("KV REST", () => {
       keys: ["user:3"],
       next_cursor: null,
     });
+  });
+
+  it("lists keys by a glob with punctuation in it (a-* was a 500)", async () => {
+    for (const k of ["a-1", "a-2", "a.b", "a_c"]) await call(`/kv/set/${k}`, { method: "POST", body: "v" });
+    expect(await (await call("/kv/keys/a-*")).json()).toEqual({ keys: ["a-1", "a-2"], next_cursor: null });
+    expect(await (await call("/kv/keys/a[-.]*")).json()).toEqual({ keys: ["a-1", "a-2", "a.b"], next_cursor: null });
+    expect(await (await call("/kv/keys/a%5C-*")).json()).toEqual({ keys: ["a-1", "a-2"], next_cursor: null });
+  });
+
+  it("answers a many-star pattern that cannot match a long key without stalling (no regex backtracking)", async () => {
+    await call(`/kv/set/${"a".repeat(1000)}`, { method: "POST", body: "v" });
+    const r = await call(`/kv/keys/${"*a".repeat(12)}*b`);
+    expect(await r.json()).toEqual({ keys: [], next_cursor: null });
   });
 
   describe("bad input gets a clear 4xx envelope", () => {
@@ -148,6 +166,63 @@ describe("KV REST", () => {
         "BAD_REQUEST",
         /limit must be between 1 and 10000/,
       ],
+      // Beyond 64 bits, in every integer parameter of every KV row (an RPC caller cannot even send one).
+      [
+        "by past int64 (query)",
+        () => post("/kv/increment/n64?by=9223372036854775808"),
+        400,
+        "BAD_REQUEST",
+        /query parameter by must be a 64-bit integer/,
+      ],
+      [
+        "by below int64 (query)",
+        () => post("/kv/increment/n64?by=-9223372036854775809"),
+        400,
+        "BAD_REQUEST",
+        /query parameter by must be a 64-bit integer/,
+      ],
+      [
+        "by past int64 (body)",
+        () => post("/kv/increment/n64", '{"by":9223372036854775808}'),
+        400,
+        "BAD_REQUEST",
+        /field by must be a 64-bit integer/,
+      ],
+      [
+        "by as a huge double (body)",
+        () => post("/kv/increment/n64", '{"by":1e30}'),
+        400,
+        "BAD_REQUEST",
+        /field by must be a 64-bit integer/,
+      ],
+      [
+        "ttl past int64",
+        () => call("/kv/set/k?ttl=99999999999999999999", { method: "POST", body: "x" }),
+        400,
+        "BAD_REQUEST",
+        /query parameter ttl must be a 64-bit integer/,
+      ],
+      [
+        "batch ttl past int64",
+        () => post("/kv/set/batch?ttl=9223372036854775808", { a: "1" }),
+        400,
+        "BAD_REQUEST",
+        /query parameter ttl must be a 64-bit integer/,
+      ],
+      [
+        "limit past int64",
+        () => call("/kv/keys/*?limit=9223372036854775808"),
+        400,
+        "BAD_REQUEST",
+        /query parameter limit must be a 64-bit integer/,
+      ],
+      [
+        "seconds past int64",
+        () => post("/kv/expire/k", '{"seconds":-9223372036854775809}'),
+        400,
+        "BAD_REQUEST",
+        /field seconds must be a 64-bit integer/,
+      ],
     ];
     it.each(cases)("%s", async (_name, send, status, code, message) => {
       const r = await send();
@@ -155,6 +230,15 @@ describe("KV REST", () => {
       const body = (await r.json()) as { error: string };
       expect(body).toMatchObject({ code, status });
       expect(body.error).toMatch(message);
+    });
+
+    it("the RPC refuses an int64 field beyond 64 bits too (protobuf's own bound), naming it", async () => {
+      const r = await post("/mikcar.kv.v1.KvService/Increment", '{"key":"n64","by":"9223372036854775808"}');
+      expect(r.status).toBe(400);
+      expect(await r.json()).toMatchObject({
+        code: "invalid_argument",
+        message: expect.stringMatching(/IncrementRequest\.by .*out of range/),
+      });
     });
 
     it("a 1 MiB key is refused with an envelope and the server keeps serving", async () => {
@@ -166,6 +250,7 @@ describe("KV REST", () => {
 
     it("nothing changed after refused writes", async () => {
       expect(await (await call("/kv/get/txt")).text()).toBe("abc");
+      expect((await call("/kv/get/n64")).status).toBe(404);
       expect(await (await call("/kv/get/max")).text()).toBe("9223372036854775807");
     });
   });

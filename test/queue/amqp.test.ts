@@ -18,10 +18,50 @@ describe.runIf(up)("rabbitmq", () => {
 
   describeQueueContract("amqp", (opts) => AmqpQueue.open(`${URL}?prefix=${prefix}.`, opts), {
     // Destroys the socket under amqplib's connection; the backend reconnects on the next call.
+    // x-max-length counts the queue's ready messages; a group with a consumer also has up to 100 (the prefetch)
+    // in this sidecar's buffer.
+    topicLengthSlack: 100,
     dropConnection: (b) =>
       (
         b as unknown as { link: { conn: { connection: { stream: { destroy(err?: Error): void } } } } }
       ).link.conn.connection.stream.destroy(new Error("dropped by the test")),
+  });
+
+  it("uses a group queue an older sidecar declared without a length bound as it is", async () => {
+    const p = `${prefix}-legacy.`;
+    const amqp = await import("amqplib");
+    const conn = await amqp.connect(URL);
+    const opts = { maxDeliveries: 5, maxTopicLength: 10 };
+    const q = await AmqpQueue.open(`${URL}?prefix=${p}`, opts);
+    try {
+      const ch = await conn.createChannel();
+      // The names the backend uses, declared as before the bound existed: no x-max-length.
+      await ch.assertExchange(`${p}x|old`, "fanout", { durable: true });
+      for (const group of ["default", "g"]) {
+        await ch.assertQueue(`${p}t|old|${group}`, { durable: true });
+        await ch.bindQueue(`${p}t|old|${group}`, `${p}x|old`, "");
+      }
+      await ch.close();
+      const t = (group: string) => ({ kind: "topic", name: "old", group }) as const;
+      await q.receive(t("g"), 1, 1_000);
+      const id = await q.publish("old", "1");
+      for (const group of ["default", "g"]) {
+        let got: Awaited<ReturnType<AmqpQueue["receive"]>> = [];
+        for (let i = 0; i < 50 && got.length === 0; i++) {
+          const since = q.version(t(group));
+          got = await q.receive(t(group), 1, 5_000);
+          if (got.length === 0) await q.wait(t(group), since, 200, new AbortController().signal);
+        }
+        expect(
+          got.map((d) => d.id),
+          group,
+        ).toEqual([id]);
+        expect(await q.ack(t(group), id)).toBe("acked");
+      }
+    } finally {
+      await q.close();
+      await conn.close();
+    }
   });
 
   it("gives buffered messages back when its consumer goes idle, so other sidecars get them", async () => {

@@ -13,6 +13,8 @@ import { runId } from "../helpers/backends.js";
 export interface QueueQuirks {
   /** Cuts the backend's connection to its broker the hard way (socket destroyed), to test recovery. */
   dropConnection?(backend: QueueBackend): void;
+  /** How far past `maxTopicLength` a topic group may hold, and why (Redis trims whole stream nodes). */
+  topicLengthSlack?: number;
 }
 
 export const MAX_DELIVERIES = 3;
@@ -117,6 +119,57 @@ export function describeQueueContract(
       );
       expect(seen.length).toBe(20);
       expect(new Set(seen)).toEqual(ids);
+    });
+
+    it("keeps what is published before the first subscribe for the default group; a named group starts at its first subscribe", async () => {
+      const topic = runId("early");
+      const id = await publish(topic, '{"early":1}');
+      // mikcar's own pub/sub test: publish, then subscribe with timeout=1&max_messages=1.
+      expect((await subscribe(topic, { timeoutSeconds: 1, maxMessages: 1 })).map((m) => m.id)).toEqual([id]);
+      expect(await subscribe(topic, { group: "named", timeoutSeconds: 1 })).toEqual([]);
+      const next = await publish(topic, '{"next":2}');
+      expect((await subscribe(topic, { group: "named", ...wait5 })).map((m) => m.id)).toEqual([next]);
+      expect((await subscribe(topic, wait5)).map((m) => m.id)).toEqual([next]);
+    });
+
+    it("bounds what a topic group holds to max-topic-length, dropping the oldest", async () => {
+      const bounded = await open({ maxDeliveries: MAX_DELIVERIES, maxTopicLength: 5 });
+      const q2 = createQueueService(bounded, { requestTimeoutMs: 30_000 });
+      try {
+        const topic = runId("bound");
+        const take = async (group: string) => {
+          const all: pb.Message[] = [];
+          for (;;) {
+            const req = create(pb.SubscribeRequestSchema, { topic, group, maxMessages: 1000, timeoutSeconds: 2 });
+            const batch = (await q2.subscribe(req, ctx("subscribe"))).messages ?? [];
+            if (batch.length === 0) return all;
+            all.push(...batch.map(msg));
+          }
+        };
+        await take("named"); // the named group exists from here; the default one from the first publish
+        const ids: string[] = [];
+        for (let i = 0; i < 150; i++) {
+          const req = create(pb.PublishRequestSchema, { topic, payload: enc(`{"i":${i}}`) });
+          ids.push((await q2.publish(req, ctx("publish"))).messageId!);
+        }
+        for (const group of ["default", "named"]) {
+          const got = (await take(group)).map((m) => m.id);
+          expect(got.length, group).toBeGreaterThanOrEqual(5);
+          expect(got.length, group).toBeLessThanOrEqual(5 + (quirks.topicLengthSlack ?? 0));
+          expect(
+            got.filter((id) => !ids.includes(id)),
+            group,
+          ).toEqual([]);
+          // In publish order, and the newest always kept (what the slack lets through may be older).
+          expect(
+            got.map((id) => ids.indexOf(id)),
+            group,
+          ).toEqual(got.map((id) => ids.indexOf(id)).sort((a, b) => a - b));
+          expect(got.slice(-5), group).toEqual(ids.slice(-5));
+        }
+      } finally {
+        await bounded.close();
+      }
     });
 
     it("fans a topic out to every group, competing consumers inside a group", async () => {

@@ -53,6 +53,16 @@ describe("queue REST", () => {
     expect(await json(r)).toEqual({ message_id: m.id, status: "acknowledged", topic: "manual" });
   });
 
+  it("delivers to the default group what was published before its first subscribe (mikcar's pub/sub test)", async () => {
+    const published = await json(post("/publish/events", '{"event":"created"}'));
+    const got = await json(call("/subscribe/events?timeout=1&max_messages=1"));
+    expect(got).toMatchObject({
+      count: 1,
+      topic: "events",
+      messages: [{ id: published.message_id, payload: { event: "created" } }],
+    });
+  });
+
   it("publishes to every subscribed group and drains up to max_messages", async () => {
     expect((await json(call("/subscribe/news?group=a"))).count).toBe(0);
     await call("/subscribe/news"); // the default group
@@ -121,6 +131,18 @@ describe("queue REST", () => {
     r = await call("/pop/x?visibility=50000");
     expect(r.status).toBe(400);
     expect((await json(r)).error).toMatch(/^query parameter visibility must be at most 43200/);
+    // Beyond 64 bits: the same clear 400, never a wrapped or truncated number.
+    for (const q of [
+      "/pop/x?timeout=9223372036854775808",
+      "/pop/x?visibility=99999999999999999999",
+      "/subscribe/x?max_messages=-9223372036854775809",
+    ]) {
+      r = await call(q);
+      expect(r.status, q).toBe(400);
+      expect((await json(r)).error, q).toMatch(
+        /^query parameter (timeout|visibility|max_messages) must be a 64-bit integer/,
+      );
+    }
     r = await call("/pop/a%20b");
     expect(r.status).toBe(400);
     expect((await json(r)).error).toMatch(/queue must not contain/);

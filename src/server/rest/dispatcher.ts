@@ -8,10 +8,11 @@ import { pipeline } from "node:stream/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Span } from "@opentelemetry/api";
 import FindMyWay from "find-my-way";
-import { sidecarError, toEnvelope, isServerSide, SidecarError } from "../../shared/errors.js";
-import { describeError, type Logger } from "../../shared/log.js";
+import { SidecarError, sidecarError } from "../../shared/errors.js";
+import type { Logger } from "../../shared/log.js";
 import { readBody, discardRestOfBody } from "../body.js";
-import { Deadlines, type Deadline } from "../../shared/deadlines.js";
+import { type Deadline, Deadlines } from "../../shared/deadlines.js";
+import { errorBody, logFailure, requestTimeout } from "../failures.js";
 import type { ServerLimits, ServiceInstance } from "../../services/module.js";
 import { RestCall } from "./context.js";
 import { parseExact, stringifyExact } from "../../shared/exact-json.js";
@@ -164,7 +165,7 @@ export function createRestDispatcher(
     let drain = false;
     if (!route.untimed && deadlines) {
       deadline = deadlines.start(() => {
-        const err = sidecarError("REQUEST_TIMEOUT", `request took longer than ${limits.requestTimeoutMs} ms`);
+        const err = requestTimeout(limits.requestTimeoutMs);
         call.abort(err);
         drain = true;
         if (!res.headersSent) sendError(req, res, err, { connection: "close" });
@@ -189,11 +190,11 @@ export function createRestDispatcher(
       const code = err instanceof ConnectError ? err.code : Code.Internal;
       if (res.headersSent) {
         // Mid-stream failure: the status is gone, so cut the response to show it is incomplete.
-        if (isServerSide(err)) log.error("rest.stream_failed", { path: req.url, ...describeError(err) });
+        logFailure(log, "rest.stream_failed", { method: req.method, path: pathOf(req) }, err);
         res.destroy();
         return code;
       }
-      if (isServerSide(err)) log.error("rest.failed", { method: req.method, path: pathOf(req), ...describeError(err) });
+      logFailure(log, "rest.failed", { method: req.method, path: pathOf(req) }, err);
       drain = err instanceof SidecarError && err.kind.status === 413;
       sendError(req, res, err, drain ? { connection: "close" } : undefined);
       return code;
@@ -310,8 +311,7 @@ export function sendError(
     res.destroy();
     return;
   }
-  const env = toEnvelope(err);
-  const body = stringifyExact(env);
+  const { status, body } = errorBody(err);
   const headers: Record<string, string | number> = {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
@@ -322,6 +322,6 @@ export function sendError(
   if (retryAfter !== null) headers["retry-after"] = retryAfter;
   // `Connection` is an HTTP/1-only header; HTTP/2 refuses it.
   if (req.httpVersionMajor !== 1) delete headers.connection;
-  res.writeHead(env.status, headers);
+  res.writeHead(status, headers);
   res.end(body);
 }

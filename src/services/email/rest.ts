@@ -6,18 +6,11 @@ import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import * as pb from "../../../gen/mikcar/email/v1/email_pb.js";
 import { sidecarError, toEnvelope } from "../../shared/errors.js";
-import { jsonObject, jsonArray } from "../../shared/rest-params.js";
+import { jsonArray, jsonObject, jsonString } from "../../shared/rest-params.js";
 import type { RestRoute } from "../../shared/rest-route.js";
 
 const m = pb.EmailService.method;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-function str(o: Record<string, unknown>, field: string, path: string): string {
-  const v = o[field];
-  if (v === undefined || v === null) return "";
-  if (typeof v !== "string") throw sidecarError("BAD_REQUEST", `field ${path}${field} must be a string`);
-  return v;
-}
 
 function strArray(o: Record<string, unknown>, field: string, path: string): string[] {
   const v = o[field];
@@ -43,24 +36,24 @@ export function emailFromJson(json: unknown, path = ""): pb.Email {
   const attachments = rawAtt.map((a, i) => {
     const p = `${path}attachments[${i}].`;
     const ao = jsonObject(a, `field ${p.slice(0, -1)}`);
-    const content = str(ao, "content", p).replace(/\s+/g, "");
+    const content = jsonString(ao, "content", { what: `${p}content`, optional: true }).replace(/\s+/g, "");
     if (!BASE64.test(content) || content.length % 4 === 1)
       throw sidecarError("BAD_REQUEST", `field ${p}content must be base64`);
     return {
-      filename: str(ao, "filename", p),
+      filename: jsonString(ao, "filename", { what: `${p}filename`, optional: true }),
       content: Buffer.from(content, "base64"),
-      contentType: str(ao, "content_type", p),
+      contentType: jsonString(ao, "content_type", { what: `${p}content_type`, optional: true }),
     };
   });
   return create(pb.EmailSchema, {
-    from: str(o, "from", path),
+    from: jsonString(o, "from", { what: `${path}from`, optional: true }),
     to: strArray(o, "to", path),
     cc: strArray(o, "cc", path),
     bcc: strArray(o, "bcc", path),
-    subject: str(o, "subject", path),
-    text: str(o, "text", path),
-    html: str(o, "html", path),
-    replyTo: str(o, "reply_to", path),
+    subject: jsonString(o, "subject", { what: `${path}subject`, optional: true }),
+    text: jsonString(o, "text", { what: `${path}text`, optional: true }),
+    html: jsonString(o, "html", { what: `${path}html`, optional: true }),
+    replyTo: jsonString(o, "reply_to", { what: `${path}reply_to`, optional: true }),
     headers: headers as Record<string, string>,
     attachments,
   });

@@ -6,7 +6,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { type KvService, WatchResponse_EventType as EventType } from "../../../gen/mikcar/kv/v1/kv_pb.js";
 import { sidecarError } from "../../shared/errors.js";
 import type { KvBackend, KvEventType } from "./backend.js";
-import { compilePattern, matches } from "./glob.js";
+import { compilePattern } from "./glob.js";
 
 export const MAX_KEY_BYTES = 1024;
 export const DEFAULT_KEYS_LIMIT = 1000;
@@ -84,10 +84,10 @@ export function createKvService(kv: KvBackend): ServiceImpl<typeof KvService> {
         throw sidecarError("BAD_REQUEST", `limit must be between 1 and ${MAX_KEYS_LIMIT}, got ${limit}`);
       if (Buffer.byteLength(req.pattern) > MAX_KEY_BYTES)
         throw sidecarError("BAD_REQUEST", `pattern is longer than ${MAX_KEY_BYTES} bytes`);
-      const p = compilePattern(req.pattern);
+      const { prefix, match } = compilePattern(req.pattern);
       const page = await kv.keys({
-        prefix: p.prefix,
-        match: p.regex ? (key) => matches(p, key) : null,
+        prefix,
+        match,
         after: req.cursor === "" ? undefined : req.cursor,
         limit,
       });

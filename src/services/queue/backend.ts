@@ -4,6 +4,9 @@
  * (checked by one contract suite). Long-polling, validation and ack modes live in the service, not here.
  */
 
+/** The group of a subscribe that names none: created by the topic's first publish on every backend. */
+export const DEFAULT_GROUP = "default";
+
 /** Where messages are taken from: a work queue, or one subscriber group of a topic. */
 export type Target = { kind: "queue"; name: string } | { kind: "topic"; name: string; group: string };
 
@@ -27,7 +30,10 @@ export type NackMode = "requeue" | "release" | "dead-letter";
 export interface QueueBackendOptions {
   /** Deliveries after which a message goes to the dead-letter queue instead of being delivered again. */
   maxDeliveries: number;
-  /** Approximate length topic streams are trimmed to, where the backend keeps a log (Redis). */
+  /**
+   * Messages a topic group holds waiting for delivery, at most; the oldest go first. Exact on memory and RabbitMQ
+   * (`x-max-length`), about on Redis (the topic stream is trimmed with `MAXLEN ~`).
+   */
   maxTopicLength: number;
 }
 
@@ -35,7 +41,11 @@ export interface QueueBackend {
   /** Short name shown in health and logs: "memory", "redis", "amqp". */
   readonly name: string;
   push(queue: string, payload: string): Promise<string>;
-  /** Copies the message to every group of the topic that exists now; with no group it reaches nobody. */
+  /**
+   * Copies the message to every group of the topic that exists now. The default group exists from the topic's
+   * first publish, so what is published before its first subscribe waits for it; other groups are created by
+   * their first `receive` and see what is published from then on.
+   */
   publish(topic: string, payload: string): Promise<string>;
   /**
    * Takes up to `max` messages without waiting: deliveries whose visibility deadline passed first, then new

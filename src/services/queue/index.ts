@@ -36,7 +36,7 @@ export const queueModule: ServiceModule = {
       min: 1,
       max: 1_000_000_000,
       env: "QUEUE_MAX_TOPIC_LENGTH",
-      description: "approximate number of messages a Redis topic stream keeps",
+      description: "messages a topic group keeps waiting for delivery, oldest dropped first (about, on Redis)",
       default: DEFAULT_MAX_TOPIC_LENGTH,
     },
   },

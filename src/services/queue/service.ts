@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { AckMode, MessageSchema, type QueueService } from "../../../gen/mikcar/queue/v1/queue_pb.js";
 import { sidecarError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
-import type { Delivery, QueueBackend, Target } from "./backend.js";
+import { DEFAULT_GROUP, type Delivery, type QueueBackend, type Target } from "./backend.js";
 import { payloadJson } from "./payload.js";
 
 export const MAX_NAME_BYTES = 200;
@@ -131,7 +131,7 @@ export function createQueueService(backend: QueueBackend, opts: QueueServiceOpti
 
     async subscribe(req, ctx) {
       checkName(req.topic, "topic");
-      const group = req.group || "default";
+      const group = req.group || DEFAULT_GROUP;
       checkName(group, "group");
       const max = req.maxMessages || DEFAULT_MAX_MESSAGES;
       if (max > MAX_MESSAGES)
@@ -146,7 +146,7 @@ export function createQueueService(backend: QueueBackend, opts: QueueServiceOpti
       let result = await backend.ack(t, req.id);
       // mikcar acks topic deliveries without naming a group: fall back to the default group.
       if (result === "unknown" && req.group === "")
-        result = await backend.ack({ kind: "topic", name: req.name, group: "default" }, req.id);
+        result = await backend.ack({ kind: "topic", name: req.name, group: DEFAULT_GROUP }, req.id);
       if (result === "unknown") throw sidecarError("NOT_FOUND", `no delivery ${req.id} in ${req.name}`);
       return {};
     },
@@ -157,7 +157,7 @@ export function createQueueService(backend: QueueBackend, opts: QueueServiceOpti
       const mode = req.deadLetter ? "dead-letter" : "requeue";
       let found = await backend.nack(t, req.id, mode);
       if (!found && req.group === "")
-        found = await backend.nack({ kind: "topic", name: req.name, group: "default" }, req.id, mode);
+        found = await backend.nack({ kind: "topic", name: req.name, group: DEFAULT_GROUP }, req.id, mode);
       if (!found) throw sidecarError("NOT_FOUND", `no delivery ${req.id} in flight in ${req.name}`);
       return {};
     },
@@ -169,7 +169,7 @@ export function createQueueService(backend: QueueBackend, opts: QueueServiceOpti
 
     async *stream(req, ctx) {
       checkName(req.topic, "topic");
-      const group = req.group || "default";
+      const group = req.group || DEFAULT_GROUP;
       checkName(group, "group");
       const t: Target = { kind: "topic", name: req.topic, group };
       const vis =

@@ -5,16 +5,10 @@ import * as pb from "../../../gen/mikcar/sql/v1/sql_pb.js";
 import { sidecarError } from "../../shared/errors.js";
 import { pbOfValue, rowObjects, valueOfJson, valueOfPb } from "./values.js";
 import { parseExact, stringifyExact } from "../../shared/exact-json.js";
-import { jsonObject, jsonArray } from "../../shared/rest-params.js";
+import { jsonArray, jsonObject, jsonString } from "../../shared/rest-params.js";
 import type { RestRoute } from "../../shared/rest-route.js";
 
 const m = pb.SqlService.method;
-
-function str(obj: Record<string, unknown>, field: string, what = field): string {
-  const v = obj[field];
-  if (typeof v !== "string") throw sidecarError("BAD_REQUEST", `field ${what} must be a string`);
-  return v;
-}
 
 /** `{"sql", "params"?}` → the statement message fields. */
 function statement(obj: Record<string, unknown>, where = "") {
@@ -22,7 +16,7 @@ function statement(obj: Record<string, unknown>, where = "") {
   if (raw !== undefined && raw !== null && !Array.isArray(raw))
     throw sidecarError("BAD_REQUEST", `field ${where}params must be an array`);
   const params = ((raw ?? []) as unknown[]).map((v, i) => pbOfValue(valueOfJson(v, `${where}params[${i}]`)));
-  return { sql: str(obj, "sql", `${where}sql`), params };
+  return { sql: jsonString(obj, "sql", { what: `${where}sql` }), params };
 }
 
 export function sqlRoutes(sql: ServiceImpl<typeof pb.SqlService>): RestRoute[] {
@@ -76,7 +70,7 @@ export function sqlRoutes(sql: ServiceImpl<typeof pb.SqlService>): RestRoute[] {
       async handle(r) {
         const body = jsonObject(r.json);
         const inputJson = body.input === undefined ? "" : stringifyExact(body.input);
-        const req = create(pb.ScriptRequestSchema, { script: str(body, "script"), inputJson });
+        const req = create(pb.ScriptRequestSchema, { script: jsonString(body, "script"), inputJson });
         const res = await sql.script(req, r.context(m.script));
         return { json: { result: parseExact(res.resultJson || "null"), queries_executed: res.queriesExecuted } };
       },

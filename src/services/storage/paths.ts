@@ -1,7 +1,7 @@
 /**
- * Object path rules, the same on every backend. Checked on the path exactly as received (after one
- * percent-decoding by the router, never normalised), so "%2e%2e", "a/../b" and "..\\x" are all refused rather
- * than resolved into something else.
+ * Object path rules, the same on every backend. Checked on the path as received (after one percent-decoding by
+ * the router), so "%2e%2e", "a/../b" and "..\\x" are all refused rather than resolved into something else. The
+ * one normalisation is mikcar's: a leading "./" is dropped, so "./file.txt" names the object "file.txt".
  */
 import { sidecarError } from "../../shared/errors.js";
 
@@ -9,17 +9,30 @@ export const MAX_PATH_BYTES = 1024;
 /** Where the file backend keeps metadata and temp files; no backend accepts paths under it. */
 export const RESERVED_PREFIX = ".mikcar";
 
-/** Throws BAD_REQUEST unless `path` is a usable object path; `field` names it in messages. */
-export function checkPath(path: string, field = "path"): void {
-  if (path.length === 0) throw sidecarError("BAD_REQUEST", `${field} must not be empty`);
-  checkCommon(path, field);
+/** Drops leading "./" segments; whatever follows is checked as it stands ("./../x" is still traversal). */
+function withoutCurrentDir(path: string): string {
+  let p = path;
+  while (p.startsWith("./")) p = p.slice(2);
+  return p;
+}
+
+/**
+ * The object path `path` names, ready for the backend; throws BAD_REQUEST unless it is usable. `field` names it
+ * in messages.
+ */
+export function objectPath(path: string, field = "path"): string {
+  const p = withoutCurrentDir(path);
+  if (p.length === 0) throw sidecarError("BAD_REQUEST", `${field} must not be empty`);
+  checkCommon(p, field);
+  return p;
 }
 
 /** A list prefix: like a path but may be empty and may end with "/" (which is dropped). Returns it normalised. */
-export function checkPrefix(prefix: string, field = "prefix"): string {
-  const p = prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
+export function listPrefix(prefix: string, field = "prefix"): string {
+  const stripped = withoutCurrentDir(prefix);
+  const p = stripped.endsWith("/") ? stripped.slice(0, -1) : stripped;
   if (p === "") {
-    if (prefix === "/") throw sidecarError("BAD_REQUEST", "Absolute paths not allowed");
+    if (stripped === "/") throw sidecarError("BAD_REQUEST", "Absolute paths not allowed");
     return "";
   }
   checkCommon(p, field);
@@ -40,7 +53,8 @@ function checkCommon(path: string, field: string): void {
     throw sidecarError("BAD_REQUEST", `${field} is ${bytes} bytes; the limit is ${MAX_PATH_BYTES}`);
   if (!path.isWellFormed()) throw sidecarError("BAD_REQUEST", `${field} is not valid UTF-8`);
   for (const s of path.split("/")) {
-    // Empty and "." segments would name the same file as another path on the file backend.
+    // Empty and "." segments would name the same file as another path on the file backend; only a leading "./"
+    // is taken away (above), as mikcar does.
     if (s === "" || s === ".") throw sidecarError("BAD_REQUEST", `${field} must not contain empty or "." segments`);
   }
   if (segments[0] === RESERVED_PREFIX)

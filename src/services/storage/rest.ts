@@ -7,10 +7,8 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import * as pb from "../../../gen/mikcar/storage/v1/storage_pb.js";
 import { ErrorKinds, SidecarError, sidecarError, toEnvelope } from "../../shared/errors.js";
-import { checkPath } from "./paths.js";
-import { checkContentType, etagMatches } from "./service.js";
-import { jsonObject } from "../../shared/rest-params.js";
-import { queryInt } from "../../shared/rest-params.js";
+import { objectPath } from "./paths.js";
+import { jsonObject, jsonString, queryInt } from "../../shared/rest-params.js";
 import type { RestRequest, RestResponse, RestRoute } from "../../shared/rest-route.js";
 
 const m = pb.StorageService.method;
@@ -116,12 +114,11 @@ export function storageRoutes(storage: ServiceImpl<typeof pb.StorageService>): R
       path: "/object/*",
       body: "none",
       async handle(r) {
-        const { info } = await storage.head(
-          create(pb.HeadRequestSchema, { path: r.params["*"] ?? "" }),
+        const { info, notModified } = await storage.head(
+          create(pb.HeadRequestSchema, { path: r.params["*"] ?? "", ifNoneMatch: header(r, "if-none-match") }),
           r.context(m.head),
         );
-        const inm = header(r, "if-none-match");
-        if (inm !== "" && etagMatches(inm, info?.etag ?? "")) {
+        if (notModified) {
           const { "content-type": _, ...headers } = objectHeaders(info);
           return { status: 304, headers };
         }
@@ -142,11 +139,13 @@ export function storageRoutes(storage: ServiceImpl<typeof pb.StorageService>): R
       untimed: true,
       async handle(r) {
         const path = r.params["*"] ?? "";
-        // Checked here too so that messages name what a REST caller sent, not the RPC's metadata fields.
-        checkPath(path);
-        checkContentType(header(r, "content-type"), "content-type header");
         const { info } = await storage.upload(uploadMessages(r, path), r.context(m.upload));
-        return { status: 201, headers: { etag: info?.etag ?? "" }, json: { path, status: "created" } };
+        // The object's name: a leading "./" in the URL is not part of it.
+        return {
+          status: 201,
+          headers: { etag: info?.etag ?? "" },
+          json: { path: info?.path ?? path, status: "created" },
+        };
       },
     },
     {
@@ -156,7 +155,7 @@ export function storageRoutes(storage: ServiceImpl<typeof pb.StorageService>): R
       async handle(r) {
         const path = r.params["*"] ?? "";
         await storage.delete(create(pb.DeleteRequestSchema, { path }), r.context(m.delete));
-        return { json: { path, status: "deleted" } };
+        return { json: { path: objectPath(path), status: "deleted" } };
       },
     },
   ];
@@ -192,20 +191,13 @@ export function storageRoutes(storage: ServiceImpl<typeof pb.StorageService>): R
       body: "json",
       async handle(r) {
         const body = jsonObject(r.json);
-        const field = (name: string) => {
-          const v = body[name];
-          if (typeof v !== "string") throw sidecarError("BAD_REQUEST", `field ${name} must be a string`);
-          return v;
-        };
-        const req = { source: field("source"), destination: field("destination") };
+        const req = { source: jsonString(body, "source"), destination: jsonString(body, "destination") };
         const res =
           op === "copy"
             ? await storage.copy(create(pb.CopyRequestSchema, req), r.context(m.copy))
             : await storage.move(create(pb.MoveRequestSchema, req), r.context(m.move));
-        return {
-          headers: { etag: res.info?.etag ?? "" },
-          json: { path: req.destination, status: op === "copy" ? "copied" : "moved" },
-        };
+        const path = res.info?.path ?? req.destination;
+        return { headers: { etag: res.info?.etag ?? "" }, json: { path, status: op === "copy" ? "copied" : "moved" } };
       },
     }),
   );

@@ -8,7 +8,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type * as pb from "../../../gen/mikcar/storage/v1/storage_pb.js";
 import { sidecarError } from "../../shared/errors.js";
 import type { ObjectMeta, StorageBackend } from "./backend.js";
-import { checkPath, checkPrefix, MAX_PATH_BYTES } from "./paths.js";
+import { listPrefix, MAX_PATH_BYTES, objectPath } from "./paths.js";
 import { guarded, tooLarge, withIdle } from "./streams.js";
 
 export const DEFAULT_LIST_LIMIT = 1000;
@@ -90,9 +90,9 @@ export function createStorageService(
   backend: StorageBackend,
   opts: StorageServiceOptions,
 ): ServiceImpl<typeof pb.StorageService> {
-  async function copyObject(source: string, destination: string): Promise<ObjectMeta> {
-    checkPath(source, "source");
-    checkPath(destination, "destination");
+  async function copyObject(rawSource: string, rawDestination: string): Promise<ObjectMeta> {
+    const source = objectPath(rawSource, "source");
+    const destination = objectPath(rawDestination, "destination");
     // S3 refuses a copy onto itself (InvalidRequest) and the streamed copy would rewrite it for nothing.
     if (source === destination) return (await backend.head(source)) ?? Promise.reject(notFound(source));
     if (backend.copy) return (await backend.copy(source, destination)) ?? Promise.reject(notFound(source));
@@ -110,9 +110,9 @@ export function createStorageService(
 
   return {
     async get(req) {
-      checkPath(req.path);
-      const reader = await backend.open(req.path);
-      if (!reader) throw notFound(req.path);
+      const path = objectPath(req.path);
+      const reader = await backend.open(path);
+      if (!reader) throw notFound(path);
       try {
         const { meta } = reader;
         if (meta.size > opts.maxMessageBytes) {
@@ -130,31 +130,29 @@ export function createStorageService(
     },
 
     async put(req, ctx) {
-      checkPath(req.path);
+      const path = objectPath(req.path);
       checkContentType(req.contentType, "content_type");
       if (req.data.length > opts.maxObjectBytes) throw tooLarge(opts.maxObjectBytes);
-      const meta = await backend.write(req.path, single(req.data), {
-        contentType: req.contentType,
-        signal: ctx.signal,
-      });
+      const meta = await backend.write(path, single(req.data), { contentType: req.contentType, signal: ctx.signal });
       return { info: objectInfo(meta) };
     },
 
     async delete(req) {
-      checkPath(req.path);
-      if (!(await backend.delete(req.path))) throw notFound(req.path);
+      const path = objectPath(req.path);
+      if (!(await backend.delete(path))) throw notFound(path);
       return {};
     },
 
     async head(req) {
-      checkPath(req.path);
-      const meta = await backend.head(req.path);
-      if (!meta) throw notFound(req.path);
-      return { info: objectInfo(meta) };
+      const path = objectPath(req.path);
+      const meta = await backend.head(path);
+      if (!meta) throw notFound(path);
+      const notModified = req.ifNoneMatch !== "" && etagMatches(req.ifNoneMatch, meta.etag);
+      return { info: objectInfo(meta), notModified };
     },
 
     async list(req) {
-      const prefix = checkPrefix(req.prefix);
+      const prefix = listPrefix(req.prefix);
       const limit = req.limit === 0 ? DEFAULT_LIST_LIMIT : req.limit;
       if (limit < 1 || limit > MAX_LIST_LIMIT)
         throw sidecarError("BAD_REQUEST", `limit must be between 1 and ${MAX_LIST_LIMIT}, got ${limit}`);
@@ -165,9 +163,9 @@ export function createStorageService(
     },
 
     async *download(req, ctx) {
-      checkPath(req.path);
-      const reader = await backend.open(req.path);
-      if (!reader) throw notFound(req.path);
+      const path = objectPath(req.path);
+      const reader = await backend.open(path);
+      if (!reader) throw notFound(path);
       try {
         const { meta } = reader;
         const info = objectInfo(meta);
@@ -191,8 +189,10 @@ export function createStorageService(
         throw sidecarError("BAD_REQUEST", "the first upload message must carry metadata");
       }
       const md = first.value.part.value;
-      checkPath(md.path, "metadata.path");
-      checkContentType(md.contentType, "metadata.content_type");
+      // Named as the caller sent them: a REST client gave a URL path and a header, not upload metadata.
+      const rest = ctx.protocolName === "rest";
+      const path = objectPath(md.path, rest ? "path" : "metadata.path");
+      checkContentType(md.contentType, rest ? "content-type header" : "metadata.content_type");
       if (md.size !== undefined && md.size < 0n)
         throw sidecarError("BAD_REQUEST", "metadata.size must not be negative");
       if (md.size !== undefined && md.size > BigInt(opts.maxObjectBytes)) throw tooLarge(opts.maxObjectBytes);
@@ -212,7 +212,7 @@ export function createStorageService(
         idleMs: opts.idleTimeoutMs,
         signal: ctx.signal,
       });
-      const meta = await backend.write(md.path, body, { contentType: md.contentType, signal: ctx.signal });
+      const meta = await backend.write(path, body, { contentType: md.contentType, signal: ctx.signal });
       return { info: objectInfo(meta) };
     },
 
@@ -221,15 +221,15 @@ export function createStorageService(
     },
 
     async move(req) {
-      checkPath(req.source, "source");
-      checkPath(req.destination, "destination");
+      const source = objectPath(req.source, "source");
+      const destination = objectPath(req.destination, "destination");
       if (backend.move) {
-        const meta = await backend.move(req.source, req.destination);
-        if (!meta) throw notFound(req.source);
+        const meta = await backend.move(source, destination);
+        if (!meta) throw notFound(source);
         return { info: objectInfo(meta) };
       }
-      const meta = await copyObject(req.source, req.destination);
-      if (req.source !== req.destination) await backend.delete(req.source);
+      const meta = await copyObject(source, destination);
+      if (source !== destination) await backend.delete(source);
       return { info: objectInfo(meta) };
     },
   };

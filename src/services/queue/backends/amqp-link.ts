@@ -95,6 +95,38 @@ export class AmqpLink {
     this.declared.add(name);
   }
 
+  /**
+   * Declares a topic group's durable queue holding at most `maxLength` ready messages (the oldest dropped first),
+   * bound to the topic's exchange; once per connection unless `fresh`. On a channel of its own, because RabbitMQ
+   * cannot change the arguments of an existing queue: one declared earlier without this bound (an older sidecar)
+   * or with another one is refused with PRECONDITION_FAILED, which closes the channel, and is then used as it is.
+   */
+  async assertGroupQueue(name: string, exchange: string, maxLength: number, fresh = false): Promise<void> {
+    const key = `group|${name}`;
+    if (!fresh && this.declared.has(key)) return;
+    const conn = await this.connection();
+    const open = async () => {
+      const c = await conn.createChannel();
+      c.on("error", () => {});
+      return c;
+    };
+    let ch = await open();
+    try {
+      await ch.assertExchange(exchange, "fanout", { durable: true });
+      try {
+        await ch.assertQueue(name, { durable: true, arguments: { "x-max-length": maxLength } });
+      } catch (err) {
+        if (!/PRECONDITION_FAILED/.test(String(err))) throw err;
+        ch = await open();
+        await ch.checkQueue(name);
+      }
+      await ch.bindQueue(name, exchange, "");
+      this.declared.add(key);
+    } finally {
+      ch.close().catch(() => {});
+    }
+  }
+
   /** Publishes a persistent message and waits for the broker's confirm; returns its new `messageId`. */
   async send(exchange: string, routingKey: string, payload: string): Promise<string> {
     const id = randomUUID();

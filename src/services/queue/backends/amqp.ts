@@ -1,6 +1,7 @@
 /**
  * RabbitMQ queues (amqplib). A work queue is a durable queue; a topic is a durable fanout exchange with a
- * durable queue per subscriber group, bound by the group's first subscribe. Messages are persistent, published
+ * durable queue per subscriber group (at most `maxTopicLength` ready messages), bound by the group's first
+ * subscribe, or for the default group by the topic's first publish. Messages are persistent, published
  * with confirms and carry a stable `messageId`. Consumers use prefetch (no polling), so this sidecar holds a
  * buffer of unacked messages per queue/group; visibility timeouts are timers here, and a delivery that times
  * out or is nacked waits at the front of that buffer (see amqp-inflight.ts). The buffer goes back to the broker
@@ -11,6 +12,7 @@
 import { createHash } from "node:crypto";
 import type { ConsumeMessage } from "amqplib";
 import {
+  DEFAULT_GROUP,
   deadLetterQueue,
   targetKey,
   type AckResult,
@@ -97,8 +99,9 @@ export class AmqpQueue implements QueueBackend {
 
   publish(topic: string, payload: string) {
     const exchange = this.rabbitName("x", topic);
+    const defaultQueue = this.queueName({ kind: "topic", name: topic, group: DEFAULT_GROUP });
     return this.op(async () => {
-      await this.link.assertExchange(exchange);
+      await this.link.assertGroupQueue(defaultQueue, exchange, this.opts.maxTopicLength);
       return this.link.send(exchange, "", payload);
     });
   }
@@ -121,11 +124,11 @@ export class AmqpQueue implements QueueBackend {
     const name = this.queueName(t);
     try {
       await ch.prefetch(PREFETCH);
-      await ch.assertQueue(name, { durable: true });
       if (t.kind === "topic") {
-        const exchange = this.rabbitName("x", t.name);
-        await ch.assertExchange(exchange, "fanout", { durable: true });
-        await ch.bindQueue(name, exchange, "");
+        // Fresh: a group queue deleted since it was first declared must not leave this consumer failing.
+        await this.link.assertGroupQueue(name, this.rabbitName("x", t.name), this.opts.maxTopicLength, true);
+      } else {
+        await ch.assertQueue(name, { durable: true });
       }
       const { consumerTag } = await ch.consume(name, (msg) => {
         if (!msg) return void this.retire(c); // cancelled by the broker (queue deleted)

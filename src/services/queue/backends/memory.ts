@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import {
+  DEFAULT_GROUP,
   deadLetterQueue,
   targetKey,
   type AckResult,
@@ -78,8 +79,11 @@ export class MemoryQueue implements QueueBackend {
   async publish(topic: string, payload: string) {
     const id = randomUUID();
     const seq = ++this.seq;
-    for (const [group, c] of this.topics.get(topic) ?? []) {
+    this.channel({ kind: "topic", name: topic, group: DEFAULT_GROUP }, true);
+    for (const [group, c] of this.topics.get(topic)!) {
       c.ready.push({ id, payload, seq, deliveries: 0 });
+      // Bounded like a Redis topic stream or a RabbitMQ group queue: the oldest waiting message goes.
+      if (c.ready.length > this.opts.maxTopicLength) c.ready.shift();
       this.waiters.notify(targetKey({ kind: "topic", name: topic, group }));
     }
     return id;

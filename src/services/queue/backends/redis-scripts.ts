@@ -24,6 +24,18 @@ end
 `;
 
 /**
+ * KEYS: topic stream. ARGV: default group, max length, payload, wake channel. The default group is created (at
+ * the end of the stream) before the entry is added, so it exists from the topic's first publish and holds what
+ * comes before its first subscribe; trimming bounds what it holds. Returns the entry id.
+ */
+export const PUBLISH = `
+redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '$', 'MKSTREAM')
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'p', ARGV[3])
+redis.call('PUBLISH', ARGV[4], '1')
+return id
+`;
+
+/**
  * KEYS: stream, vis, dc, dlq. ARGV: group, consumer, max, visibilityMs, maxDeliveries, isQueue, group start id,
  * dlq wake channel. Reclaims overdue deliveries (XCLAIM by id: deadlines differ per delivery, so XAUTOCLAIM's
  * single idle time does not fit), then reads new entries. Returns {now, next deadline or -1, id, payload, count, …}.

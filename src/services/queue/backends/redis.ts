@@ -1,13 +1,14 @@
 /**
  * Redis Streams queues, shared by any number of sidecar replicas. A work queue is a stream with one consumer
  * group (acked entries are deleted); a topic is a stream with a consumer group per subscriber group, trimmed
- * to about `maxTopicLength` entries. Visibility deadlines and delivery counts live in Redis (see
+ * to about `maxTopicLength` entries, its default group created by the first publish. Visibility deadlines and delivery counts live in Redis (see
  * redis-scripts.ts). Long-polls are woken through Pub/Sub, so no connection is held in a blocking read.
  */
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { connectRedis, escapeRedisGlob, mapRedisError, parseRedisUrl } from "../../../shared/redis.js";
 import {
+  DEFAULT_GROUP,
   deadLetterQueue,
   type AckResult,
   type Delivery,
@@ -17,7 +18,7 @@ import {
   type Target,
 } from "../backend.js";
 import { Waiters } from "../waiters.js";
-import { ACK, LEN, NACK, RECEIVE } from "./redis-scripts.js";
+import { ACK, LEN, NACK, PUBLISH, RECEIVE } from "./redis-scripts.js";
 
 /** Deadlines set by other replicas are not announced: look again at least this often while waiting. */
 const MAX_SLEEP_MS = 5_000;
@@ -25,6 +26,7 @@ const QUEUE_GROUP = "q";
 
 type Script = (...args: Array<string | number>) => Promise<unknown>;
 interface Scripts {
+  mqPublish: Script;
   mqReceive: Script;
   mqAck: Script;
   mqNack: Script;
@@ -50,6 +52,7 @@ export class RedisQueue implements QueueBackend {
     this.client = new Redis(t.options);
     this.sub = new Redis({ ...t.options, enableOfflineQueue: true });
     for (const [name, lua, keys] of [
+      ["mqPublish", PUBLISH, 1],
       ["mqReceive", RECEIVE, 4],
       ["mqAck", ACK, 4],
       ["mqNack", NACK, 4],
@@ -116,26 +119,22 @@ export class RedisQueue implements QueueBackend {
     }
   }
 
-  private async add(t: Target, payload: string): Promise<string> {
-    const k = this.keys(t);
+  push(queue: string, payload: string) {
+    const k = this.keys({ kind: "queue", name: queue });
     return this.call(async () => {
-      const m = this.client.multi();
-      if (t.kind === "topic") m.xadd(k.stream, "MAXLEN", "~", this.opts.maxTopicLength, "*", "p", payload);
-      else m.xadd(k.stream, "*", "p", payload);
-      const res = await m.publish(k.wake, "1").exec();
+      const res = await this.client.multi().xadd(k.stream, "*", "p", payload).publish(k.wake, "1").exec();
       const failed = res?.find(([err]) => err);
       if (!res || failed) throw failed?.[0] ?? new Error("Connection is closed");
       return res[0]![1] as string;
     });
   }
 
-  push(queue: string, payload: string) {
-    return this.add({ kind: "queue", name: queue }, payload);
-  }
-
   publish(topic: string, payload: string) {
-    // Any group name will do: only the stream and its wake channel matter for adding.
-    return this.add({ kind: "topic", name: topic, group: "" }, payload);
+    const k = this.keys({ kind: "topic", name: topic, group: DEFAULT_GROUP });
+    return this.call(
+      async () =>
+        (await this.scripts.mqPublish(k.stream, DEFAULT_GROUP, this.opts.maxTopicLength, payload, k.wake)) as string,
+    );
   }
 
   async receive(t: Target, max: number, visibilityMs: number): Promise<Delivery[]> {

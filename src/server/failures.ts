@@ -1,0 +1,34 @@
+/**
+ * The one error and logging policy of the server, for REST and RPC alike: which failures are logged (those that
+ * are the sidecar's or a backend's fault: 5xx in the catalogue, whatever protocol carried them), how an error
+ * reads on the wire (the catalogue's envelope; anything uncatalogued is a bare "internal error"), and the
+ * timeout every path reports.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { isServerSide, type SidecarError, sidecarError, toEnvelope } from "../shared/errors.js";
+import { stringifyExact } from "../shared/exact-json.js";
+import { describeError, type Logger } from "../shared/log.js";
+
+/** The error of a request that ran past the server's request timeout (408 / DEADLINE_EXCEEDED). */
+export function requestTimeout(ms: number): SidecarError {
+  return sidecarError("REQUEST_TIMEOUT", `request took longer than ${ms} ms`);
+}
+
+/** Logs `err` under `event` when it is a server-side failure; client mistakes are the client's to see. */
+export function logFailure(log: Logger, event: string, fields: Record<string, unknown>, err: unknown): void {
+  if (isServerSide(err)) log.error(event, { ...fields, ...describeError(err) });
+}
+
+/** The JSON envelope of `err` and its HTTP status, ready to write. */
+export function errorBody(err: unknown): { status: number; body: string } {
+  const env = toEnvelope(err);
+  return { status: env.status, body: stringifyExact(env) };
+}
+
+/**
+ * The error an RPC client sees: catalogued errors and ConnectErrors as they are; anything else (a driver's
+ * error, which may name a host or a user) becomes a bare INTERNAL after it was logged.
+ */
+export function toRpcError(err: unknown): ConnectError {
+  return err instanceof ConnectError ? err : new ConnectError("internal error", Code.Internal);
+}
