@@ -130,12 +130,12 @@ export class Metrics implements BackendObserver, ServiceObserver {
   readonly inflight: GaugeCell[] = PROTOCOLS.map((p) => this.inflightFamily.cell(p));
   readonly backendCalls = new CounterFamily(
     "mikcar_backend_calls_total",
-    "Backend calls, by service, backend and outcome (ok, error, timeout, rejected by the breaker)",
+    "Backend calls (each retry counts), by service, backend and outcome (ok, error, timeout, rejected by the breaker)",
     ["service", "backend", "outcome"],
   );
   readonly backendDuration = new HistogramFamily(
     "mikcar_backend_call_duration_seconds",
-    "Duration of backend calls, retries included",
+    "Duration of each backend call (each retry is a call of its own)",
     ["service", "backend"],
     REQUEST_BUCKETS,
   );

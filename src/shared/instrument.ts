@@ -4,8 +4,9 @@
  * kinds in their own folder (`calls.ts`); the server supplies the observer through the OpenContext, so no
  * service knows about metrics or tracing.
  */
-import { SidecarError } from "./errors.js";
-import { type BackendPolicy, type CircuitStateName, isBreakerRejection } from "./resilience.js";
+import type { BackendPolicy, CallRecorder, CircuitStateName } from "./resilience.js";
+
+export type { CallOutcome, CallSpan } from "./resilience.js";
 
 /**
  * How a backend method may be treated: `idempotent` calls are timed and retried on transient failures, `once`
@@ -19,19 +20,9 @@ export type CallKinds<T> = {
   readonly [K in keyof T]?: T[K] extends ((...args: never[]) => Promise<unknown>) | undefined ? CallKind : never;
 };
 
-/** `rejected`: the breaker refused the call; `timeout`: the call timeout fired; `error`: the backend failed. */
-export type CallOutcome = "ok" | "error" | "timeout" | "rejected";
-
-export interface CallSpan {
-  end(err?: unknown): void;
-}
-
-/** What the server records about the calls of one (service, backend). */
-export interface BackendSeries {
-  record(outcome: CallOutcome, seconds: number): void;
+/** What the server records about the calls of one (service, backend): each attempt, and breaker transitions. */
+export interface BackendSeries extends CallRecorder {
   circuit(state: CircuitStateName): void;
-  /** A span for one call, child of the request being served; undefined when tracing is off. */
-  span(method: string): CallSpan | undefined;
 }
 
 export interface BackendObserver {
@@ -45,15 +36,6 @@ export function policyOf(backend: object): BackendPolicy | undefined {
   return (backend as { [POLICY]?: BackendPolicy })[POLICY];
 }
 
-function outcomeOf(err: unknown): CallOutcome {
-  if (isBreakerRejection(err)) return "rejected";
-  if (err instanceof SidecarError) {
-    if (err.kind.code === "GATEWAY_TIMEOUT") return "timeout";
-    return err.kind.status >= 500 ? "error" : "ok";
-  }
-  return "error";
-}
-
 /**
  * The backend with its declared methods guarded and recorded. Other members (name, features, ping, watch, …) are
  * forwarded to the original object, bound to it, so classes with private fields keep working.
@@ -64,10 +46,9 @@ function outcomeOf(err: unknown): CallOutcome {
 export function guardBackend<T extends object>(
   backend: T,
   kinds: CallKinds<T>,
-  policy: BackendPolicy | undefined,
+  policy: BackendPolicy,
   series: BackendSeries | undefined,
 ): T {
-  if (!policy && !series) return backend;
   const out: Record<string | symbol, unknown> = {};
   const seen = new Set<string>();
   for (let o: object | null = backend; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
@@ -88,26 +69,8 @@ export function guardBackend<T extends object>(
   function guarded(name: string, fn: AnyFn, kind: CallKind): AnyFn {
     const idempotent = kind === "idempotent";
     const timed = kind !== "untimed";
-    return (...args: unknown[]) => {
-      const call = () => fn.apply(backend, args) as Promise<unknown>;
-      if (!series) return policy!.run(call, idempotent, timed);
-      const t0 = performance.now();
-      const span = series.span(name);
-      const p = policy ? policy.run(call, idempotent, timed) : call();
-      return p.then(
-        (v) => {
-          series.record("ok", (performance.now() - t0) / 1000);
-          span?.end();
-          return v;
-        },
-        (err) => {
-          const outcome = outcomeOf(err);
-          series.record(outcome, (performance.now() - t0) / 1000);
-          span?.end(outcome === "ok" ? undefined : err);
-          throw err;
-        },
-      );
-    };
+    return (...args: unknown[]) =>
+      policy.run(() => fn.apply(backend, args) as Promise<unknown>, idempotent, timed, series, name);
   }
 }
 

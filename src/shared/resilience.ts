@@ -1,9 +1,14 @@
 /**
  * Resilience toward one backend: a call timeout, retries with exponential backoff and jitter (only for calls the
  * service declares idempotent), and a circuit breaker that opens after N consecutive failures or a failure ratio,
- * half-opens after a delay and lets one probe through. The retry and breaker state machines are cockatiel's; the
- * timeout shares one timer per backend (a cockatiel timeout arms a timer and an AbortController per call, about
- * 15 µs of CPU, more than a whole in-memory KV request).
+ * half-opens after a delay and lets one probe through.
+ *
+ * The breaker state machine and the backoff (exponential, decorrelated jitter) are cockatiel's. Two pieces are
+ * ours because cockatiel's cost per call is paid by every request, and these run on the hot path (measured here
+ * on a REST KV GET: ~26.5 µs of server CPU with cockatiel's retry, timeout and breaker composed, ~23.7 µs with
+ * none): the timeout shares one timer per backend (a cockatiel timeout arms a timer and an AbortController per
+ * call, ~15 µs), and the retry loop only starts after a first failure (cockatiel's retry wraps every call in an
+ * async loop and an event-emitting executor, ~0.8 µs, for calls that nearly always succeed).
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
@@ -15,9 +20,8 @@ import {
   circuitBreaker,
   ExponentialBackoff,
   handleWhen,
+  type IBackoffFactory,
   type IBreaker,
-  type RetryPolicy,
-  retry,
 } from "cockatiel";
 import { Deadlines } from "./deadlines.js";
 import { isServerSide, SidecarError, sidecarError } from "./errors.js";
@@ -148,6 +152,30 @@ export function resilienceSettings(v: Readonly<Record<string, OptionValue | unde
 
 export type CircuitStateName = "closed" | "half-open" | "open";
 
+/** `rejected`: the breaker refused the call; `timeout`: the call timeout fired; `error`: the backend failed. */
+export type CallOutcome = "ok" | "error" | "timeout" | "rejected";
+
+export interface CallSpan {
+  end(err?: unknown): void;
+}
+
+/** Where each attempt at a backend call is recorded (metrics, a trace span). */
+export interface CallRecorder {
+  record(outcome: CallOutcome, seconds: number): void;
+  /** A span for one attempt, child of the request being served; undefined when tracing is off. */
+  span(method: string): CallSpan | undefined;
+}
+
+/** How a failed attempt counts: an answer such as NOT_FOUND is the backend working. */
+export function outcomeOf(err: unknown): CallOutcome {
+  if (isBreakerRejection(err)) return "rejected";
+  if (err instanceof SidecarError) {
+    if (err.kind.code === "GATEWAY_TIMEOUT") return "timeout";
+    return err.kind.status >= 500 ? "error" : "ok";
+  }
+  return "error";
+}
+
 /** Opens when either rule says so: cockatiel's breakers each implement one rule. */
 class EitherBreaker implements IBreaker {
   constructor(private readonly rules: IBreaker[]) {}
@@ -181,7 +209,7 @@ function transient(err: unknown): boolean {
  */
 export class BackendPolicy {
   private readonly breaker: CircuitBreakerPolicy | undefined;
-  private readonly retry: RetryPolicy | undefined;
+  private readonly backoff: IBackoffFactory<unknown> | undefined;
   private readonly deadlines: Deadlines | undefined;
   private openedAt = 0;
 
@@ -215,10 +243,7 @@ export class BackendPolicy {
       this.breaker = breaker;
     }
     if (s.retries > 0) {
-      this.retry = retry(handleWhen(transient), {
-        maxAttempts: s.retries,
-        backoff: new ExponentialBackoff({ initialDelay: s.retryDelayMs, maxDelay: s.retryMaxDelayMs }),
-      });
+      this.backoff = new ExponentialBackoff({ initialDelay: s.retryDelayMs, maxDelay: s.retryMaxDelayMs });
     }
     if (s.callTimeoutMs > 0) this.deadlines = new Deadlines(s.callTimeoutMs);
   }
@@ -235,41 +260,83 @@ export class BackendPolicy {
 
   /**
    * Runs one backend call. `idempotent` calls are retried on transient failures; `timed` ones fail with 504 after
-   * the call timeout (the backend's own work is not cancelled: most clients cannot be).
+   * the call timeout (the backend's own work is not cancelled: most clients cannot be). Each attempt is recorded
+   * in `rec` (so retries show as calls) and a refusal by the breaker as `rejected`.
    */
-  run<T>(fn: () => Promise<T>, idempotent: boolean, timed: boolean): Promise<T> {
-    const attempt = timed && this.deadlines ? () => this.timed(fn) : fn;
+  run<T>(fn: () => Promise<T>, idempotent: boolean, timed: boolean, rec?: CallRecorder, method = ""): Promise<T> {
+    const limit = timed ? this.deadlines : undefined;
+    const attempt = limit || rec ? () => this.attempt(fn, limit, rec, method) : fn;
     const breaker = this.breaker;
     const guarded = breaker ? () => breaker.execute(attempt) : attempt;
-    const p = idempotent && this.retry ? this.retry.execute(guarded) : guarded();
-    return breaker ? p.catch((err) => this.rejected(err)) : p;
+    const p = guarded();
+    if (idempotent && this.backoff) return p.catch((err) => this.retrying(guarded, err, rec));
+    // A closed breaker runs the call (cockatiel decides when `execute` starts); only otherwise can it refuse.
+    if (breaker && breaker.state !== CircuitState.Closed) return p.catch((err) => this.rejected(err, rec));
+    return p;
   }
 
-  private timed<T>(fn: () => Promise<T>): Promise<T> {
+  /** Retries after a transient failure, waiting the backoff's delays (exponential with jitter) in between. */
+  private async retrying<T>(guarded: () => Promise<T>, first: unknown, rec: CallRecorder | undefined): Promise<T> {
+    let err = first;
+    let backoff = this.backoff!.next(undefined);
+    for (let i = 0; i < this.settings.retries && transient(err); i++) {
+      await new Promise((r) => setTimeout(r, backoff.duration));
+      backoff = backoff.next(undefined);
+      try {
+        return await guarded();
+      } catch (e) {
+        err = e;
+      }
+    }
+    return this.rejected(err, rec);
+  }
+
+  /** One attempt, bounded by the call timeout and recorded; one promise and one pair of callbacks for both. */
+  private attempt<T>(
+    fn: () => Promise<T>,
+    limit: Deadlines | undefined,
+    rec: CallRecorder | undefined,
+    method: string,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const deadline = this.deadlines!.start(() =>
-        reject(
+      const t0 = rec ? performance.now() : 0;
+      const span = rec?.span(method);
+      let settled = false;
+      const fail = (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        deadline?.cancel();
+        if (rec) {
+          const outcome = outcomeOf(err);
+          rec.record(outcome, (performance.now() - t0) / 1000);
+          span?.end(outcome === "ok" ? undefined : err);
+        }
+        reject(err);
+      };
+      const deadline = limit?.start(() =>
+        fail(
           sidecarError(
             "GATEWAY_TIMEOUT",
             `${this.service} backend ${this.backend} did not answer within ${this.settings.callTimeoutMs} ms`,
           ),
         ),
       );
-      fn().then(
-        (v) => {
-          deadline.cancel();
-          resolve(v);
-        },
-        (err) => {
-          deadline.cancel();
-          reject(err);
-        },
-      );
+      fn().then((v) => {
+        if (settled) return;
+        settled = true;
+        deadline?.cancel();
+        if (rec) {
+          rec.record("ok", (performance.now() - t0) / 1000);
+          span?.end();
+        }
+        resolve(v);
+      }, fail);
     });
   }
 
-  private rejected(err: unknown): never {
+  private rejected(err: unknown, rec: CallRecorder | undefined): never {
     if (!(err instanceof BrokenCircuitError)) throw err;
+    rec?.record("rejected", 0);
     const e = sidecarError(
       "UNAVAILABLE",
       `${this.service} backend ${this.backend} is unavailable: its circuit breaker is open after repeated failures`,

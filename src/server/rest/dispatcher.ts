@@ -19,7 +19,7 @@ import { parseExact, stringifyExact } from "../../shared/exact-json.js";
 import type { HttpMethod, RestResponse, RestRoute } from "../../shared/rest-route.js";
 import { CODE_NAMES, type Metrics, type MethodSeries, Protocol } from "../metrics.js";
 import type { Tracing } from "../tracing.js";
-import { compress, compressible, pickEncoding } from "./compress.js";
+import { compress, compressible, type Encoding, pickEncoding } from "./compress.js";
 
 const METHODS: HttpMethod[] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"];
 
@@ -114,55 +114,53 @@ export function createRestDispatcher(
         params[k] = v;
       }
       const call = new RestCall(req, res, store.service.desc, params, q < 0 ? "" : url.slice(q + 1));
-      if (!metrics && !tracing) await run(store.route, call, req, res);
-      else await observed(store, call, req, res);
+      if (tracing) await traced(store, call, req, res);
+      else await run(store, call, req, res);
       return true;
     },
   };
 
-  /** The one observation point of a REST request: metrics, in-flight gauge and the request's span. */
-  async function observed(store: Store, call: RestCall, req: IncomingMessage, res: ServerResponse) {
-    const t0 = performance.now();
-    if (metrics) metrics.inflight[REST_INFLIGHT]!.inc();
-    let span: Span | undefined;
+  /** Runs a row inside the request's span (a child of the caller's `traceparent`), named in the response. */
+  async function traced(store: Store, call: RestCall, req: IncomingMessage, res: ServerResponse) {
+    const t = tracing!;
+    const tp = req.headers.traceparent;
+    const span: Span = t.startRequest(`${req.method} /${store.name}${store.route.path}`, typeof tp === "string" ? tp : undefined, {
+      "mikcar.service": store.name,
+      "mikcar.protocol": "rest",
+      "http.request.method": req.method ?? "GET",
+    });
+    res.setHeader("traceparent", t.traceparentOf(span));
     let code: number = Code.Internal;
     try {
-      if (tracing) {
-        const tp = req.headers.traceparent;
-        span = tracing.startRequest(
-          `${req.method} /${store.name}${store.route.path}`,
-          typeof tp === "string" ? tp : undefined,
-          {
-            "mikcar.service": store.name,
-            "mikcar.protocol": "rest",
-            "http.request.method": req.method ?? "GET",
-          },
-        );
-        res.setHeader("traceparent", tracing.traceparentOf(span));
-        const s = span;
-        code = await tracing.run(s, () => run(store.route, call, req, res));
-      } else {
-        code = await run(store.route, call, req, res);
-      }
+      code = await t.run(span, () => run(store, call, req, res));
     } finally {
       const method = call.rpcMethod ?? "unmapped";
-      if (metrics) {
-        metrics.inflight[REST_INFLIGHT]!.dec();
-        let series = store.series;
-        if (series?.method !== method) series = store.series = metrics.method(store.name, method);
-        series.observe(Protocol.Rest, code, (performance.now() - t0) / 1000);
-      }
-      if (span) {
-        span.updateName(`${store.name}/${method}`);
-        tracing!.endRequest(span, code, CODE_NAMES[code] ?? "unknown", res.statusCode);
-      }
+      span.updateName(`${store.name}/${method}`);
+      t.endRequest(span, code, CODE_NAMES[code] ?? "unknown", res.statusCode);
     }
   }
 
-  /** Runs a row; resolves with the Connect code of the outcome (0 = ok), for metrics. */
-  async function run(route: RestRoute, call: RestCall, req: IncomingMessage, res: ServerResponse): Promise<number> {
+  /** The one observation point of a REST request's metrics: counts by code, duration, in-flight gauge. */
+  function observe(store: Store, call: RestCall, code: number, t0: number) {
+    const m = metrics!;
+    m.inflight[REST_INFLIGHT]!.dec();
+    const method = call.rpcMethod ?? "unmapped";
+    let series = store.series;
+    if (series?.method !== method) series = store.series = m.method(store.name, method);
+    series.observe(Protocol.Rest, code, (performance.now() - t0) / 1000);
+  }
+
+  /** Runs a row; resolves with the Connect code of the outcome (0 = ok), for metrics and the span. */
+  async function run(store: Store, call: RestCall, req: IncomingMessage, res: ServerResponse): Promise<number> {
+    const route = store.route;
     let deadline: Deadline | undefined;
     let drain = false;
+    let code: number = Code.Internal;
+    let t0 = 0;
+    if (metrics) {
+      t0 = performance.now();
+      metrics.inflight[REST_INFLIGHT]!.inc();
+    }
     if (!route.untimed && deadlines) {
       deadline = deadlines.start(() => {
         const err = requestTimeout(limits.requestTimeoutMs);
@@ -181,13 +179,15 @@ export function createRestDispatcher(
         const done = result.onFinish;
         finished(res, (err) => done(!err && res.writableFinished));
       }
-      if (call.aborted && res.headersSent) return Code.DeadlineExceeded;
+      if (call.aborted && res.headersSent) return (code = Code.DeadlineExceeded);
       if (result.stream) await writeStream(res, result, limits.requestTimeoutMs);
-      else if (minCompress > 0) await writeMaybeCompressed(req, res, result, minCompress);
-      else writeResult(res, result);
-      return 0;
+      else {
+        const compressing = writeResult(req, res, result, minCompress);
+        if (compressing) await compressing;
+      }
+      return (code = 0);
     } catch (err) {
-      const code = err instanceof ConnectError ? err.code : Code.Internal;
+      code = err instanceof ConnectError ? err.code : Code.Internal;
       if (res.headersSent) {
         // Mid-stream failure: the status is gone, so cut the response to show it is incomplete.
         logFailure(log, "rest.stream_failed", { method: req.method, path: pathOf(req) }, err);
@@ -201,6 +201,7 @@ export function createRestDispatcher(
     } finally {
       deadline?.cancel();
       if (drain) discardRestOfBody(req);
+      if (metrics) observe(store, call, code, t0);
     }
   }
 }
@@ -245,7 +246,17 @@ async function writeStream(res: ServerResponse, r: RestResponse, idleMs: number)
   }
 }
 
-function writeResult(res: ServerResponse, r: RestResponse) {
+/**
+ * Writes a buffered result. A JSON or text body of at least `minCompress` bytes (0 = never) is compressed when
+ * the client accepts gzip or br: then the returned promise settles once it is written; otherwise the write is
+ * synchronous and nothing is returned. Range responses (206, Content-Range) and encoded bodies are sent as is.
+ */
+function writeResult(
+  req: IncomingMessage,
+  res: ServerResponse,
+  r: RestResponse,
+  minCompress: number,
+): Promise<void> | undefined {
   const status = r.status ?? 200;
   let payload: string | Uint8Array | undefined = r.body;
   // Copied key by key, not with `{ ...r.headers }`: res.writeHead walks this object, and the object a spread
@@ -256,46 +267,37 @@ function writeResult(res: ServerResponse, r: RestResponse) {
     payload = stringifyExact(r.json);
     headers["content-type"] ??= "application/json";
   }
-  if (payload !== undefined) headers["content-length"] ??= Buffer.byteLength(payload);
+  if (payload !== undefined) {
+    const length = Buffer.byteLength(payload);
+    if (
+      minCompress > 0 &&
+      length >= minCompress &&
+      status !== 206 &&
+      headers["content-range"] === undefined &&
+      headers["content-encoding"] === undefined &&
+      compressible(headers["content-type"] as string | undefined)
+    ) {
+      headers.vary = "accept-encoding";
+      const enc = req.method === "HEAD" ? undefined : pickEncoding(req.headers["accept-encoding"]);
+      if (enc) return writeCompressed(res, status, headers, payload, enc);
+    }
+    headers["content-length"] ??= length;
+  }
   res.writeHead(status, headers);
   res.end(payload);
+  return undefined;
 }
 
-/**
- * writeResult, with the body compressed when it is JSON or text of at least `minBytes` and the client accepts
- * gzip or br. Range responses (206, Content-Range) and bodies already encoded are sent as they are.
- */
-async function writeMaybeCompressed(req: IncomingMessage, res: ServerResponse, r: RestResponse, minBytes: number) {
-  const status = r.status ?? 200;
-  const h = r.headers;
-  const payload = r.json !== undefined ? stringifyExact(r.json) : r.body;
-  const type =
-    r.json !== undefined ? ((h?.["content-type"] as string | undefined) ?? "application/json") : h?.["content-type"];
-  if (
-    payload === undefined ||
-    status === 206 ||
-    h?.["content-range"] !== undefined ||
-    h?.["content-encoding"] !== undefined ||
-    !compressible(String(type ?? "")) ||
-    Buffer.byteLength(payload) < minBytes
-  ) {
-    writeResult(
-      res,
-      r.json !== undefined ? { ...r, json: undefined, body: payload, headers: { ...h, "content-type": type! } } : r,
-    );
-    return;
-  }
-  const headers: Record<string, string | number | string[]> = {};
-  for (const k in h) headers[k] = h[k]!;
-  headers["content-type"] = type!;
-  headers.vary = "accept-encoding";
-  const enc = pickEncoding(req.headers["accept-encoding"]);
-  let body: string | Uint8Array = payload;
-  if (enc && req.method !== "HEAD") {
-    body = await compress(payload, enc);
-    headers["content-encoding"] = enc;
-  }
-  headers["content-length"] = Buffer.byteLength(body);
+async function writeCompressed(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string | number | string[]>,
+  payload: string | Uint8Array,
+  enc: Encoding,
+) {
+  const body = await compress(payload, enc);
+  headers["content-encoding"] = enc;
+  headers["content-length"] = body.length;
   res.writeHead(status, headers);
   res.end(body);
 }
