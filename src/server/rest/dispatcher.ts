@@ -124,11 +124,15 @@ export function createRestDispatcher(
   async function traced(store: Store, call: RestCall, req: IncomingMessage, res: ServerResponse) {
     const t = tracing!;
     const tp = req.headers.traceparent;
-    const span: Span = t.startRequest(`${req.method} /${store.name}${store.route.path}`, typeof tp === "string" ? tp : undefined, {
-      "mikcar.service": store.name,
-      "mikcar.protocol": "rest",
-      "http.request.method": req.method ?? "GET",
-    });
+    const span: Span = t.startRequest(
+      `${req.method} /${store.name}${store.route.path}`,
+      typeof tp === "string" ? tp : undefined,
+      {
+        "mikcar.service": store.name,
+        "mikcar.protocol": "rest",
+        "http.request.method": req.method ?? "GET",
+      },
+    );
     res.setHeader("traceparent", t.traceparentOf(span));
     let code: number = Code.Internal;
     try {
