@@ -70,14 +70,24 @@ describe("metrics after known traffic", () => {
     await connect.get({ key: "m-key-1" });
     const grpc = createClient(KvService, createGrpcTransport({ baseUrl: s.url }));
     await expect(grpc.get({ key: "absent" })).rejects.toThrow();
-    // queue: one push, one receive, one ack
-    await fetch(`${s.url}/queue/push/mq`, {
-      method: "POST",
-      body: '{"a":1}',
-      headers: { "content-type": "application/json" },
-    });
-    const got = await (await fetch(`${s.url}/queue/pop/mq?timeout=0`)).json();
-    if (got?.id) await fetch(`${s.url}/queue/ack/mq/${got.id}`, { method: "POST" });
+    // queue: a message acked, one nacked back and received again (redelivered), then dead-lettered
+    const push = (q: string) =>
+      fetch(`${s.url}/queue/push/${q}`, {
+        method: "POST",
+        body: '{"a":1}',
+        headers: { "content-type": "application/json" },
+      });
+    const pop = async (q: string) =>
+      (await (await fetch(`${s.url}/queue/pop/${q}?timeout=0&ack=manual`)).json()).message as { id: string };
+    await push("mq");
+    const got = await pop("mq");
+    expect((await fetch(`${s.url}/queue/ack/mq/${got.id}`, { method: "POST" })).status).toBe(200);
+    await push("mq2");
+    const first = await pop("mq2");
+    await fetch(`${s.url}/queue/nack/mq2/${first.id}`, { method: "POST" });
+    const again = await pop("mq2");
+    expect(again.id).toBe(first.id);
+    await fetch(`${s.url}/queue/nack/mq2/${again.id}?dead_letter=true`, { method: "POST" });
     s.sidecar.metrics!.denied("handler-a");
     s.sidecar.metrics!.denied("handler-a");
     s.sidecar.metrics!.rateLimited("handler-b");
@@ -112,6 +122,8 @@ describe("metrics after known traffic", () => {
     expect(sample(text, "mikcar_denied_total", { token: "handler-a" })).toBe(2);
     expect(sample(text, "mikcar_rate_limited_total", { token: "handler-b" })).toBe(1);
     expect(sample(text, "mikcar_queue_deliveries_total", { backend: "memory", outcome: "acked" })).toBe(1);
+    expect(sample(text, "mikcar_queue_deliveries_total", { backend: "memory", outcome: "redelivered" })).toBe(1);
+    expect(sample(text, "mikcar_queue_deliveries_total", { backend: "memory", outcome: "dead-lettered" })).toBe(1);
     expect(text).toMatch(/^mikcar_sql_script_workers\{state="busy"\} 0$/m);
     expect(text).toMatch(/^mikcar_open_connections \d+$/m);
     expect(text).toMatch(/^process_cpu_seconds_total /m);
