@@ -209,11 +209,6 @@ export class Metrics implements BackendObserver, ServiceObserver {
         this.set(total("streams"));
       },
     });
-    collectDefaultMetrics({ register: this.registry });
-    // prom-client also exports these three gauges with a `_total` suffix, which Prometheus reserves for counters
-    // (promtool rejects them); the same figures stay available by type as nodejs_active_{handles,requests,resources}.
-    for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"])
-      this.registry.removeSingleMetric(name);
   }
 
   /** The series of one service method, made on first use and kept. */
@@ -279,7 +274,26 @@ export class Metrics implements BackendObserver, ServiceObserver {
   }
 
   /** The Prometheus text exposition. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  async text(): Promise<string> {
+    const own = await this.registry.metrics();
+    return `${own}\n${await processRegistry().metrics()}`;
   }
+}
+
+let processMetrics: Registry | undefined;
+
+/**
+ * Node's process metrics, once per process: prom-client's collectors install observers (GC, event loop delay)
+ * that cannot be removed, so every sidecar of a process shares one set.
+ */
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+    // prom-client also exports these three gauges with a `_total` suffix, which Prometheus reserves for counters
+    // (promtool rejects them); the same figures stay available by type as nodejs_active_{handles,requests,resources}.
+    for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"])
+      processMetrics.removeSingleMetric(name);
+  }
+  return processMetrics;
 }

@@ -267,6 +267,12 @@ export class BackendPolicy {
     const limit = timed ? this.deadlines : undefined;
     const attempt = limit || rec ? () => this.attempt(fn, limit, rec, method) : fn;
     const breaker = this.breaker;
+    // Untimed calls (uploads, transactions, long-polls) last as long as their client wants: they must not be the
+    // half-open probe that every other call waits for, so they only fail fast while the breaker is not closed.
+    if (!timed && breaker) {
+      if (breaker.state === CircuitState.Closed) return attempt();
+      return Promise.reject(new BrokenCircuitError()).catch((err) => this.rejected(err, rec));
+    }
     const guarded = breaker ? () => breaker.execute(attempt) : attempt;
     const p = guarded();
     if (idempotent && this.backoff) return p.catch((err) => this.retrying(guarded, err, rec));

@@ -133,4 +133,30 @@ describe("circuit breaker", () => {
       await expect(kv.increment("s", 1n)).rejects.toMatchObject({ kind: { code: "CONFLICT" } });
     expect(policy.state).toBe("closed");
   });
+
+  it("lets untimed calls (uploads, transactions, long-polls) fail fast while open, but never be the probe", async () => {
+    const storage = {
+      name: "slow",
+      calls: 0,
+      write: async () => {
+        storage.calls++;
+        return "done";
+      },
+      ping: async () => {},
+      close: async () => {},
+    };
+    const policy = new BackendPolicy("storage", "slow", {
+      ...DEFAULT_RESILIENCE,
+      breakerFailures: 1,
+      halfOpenAfterMs: 10_000,
+    });
+    const g = guardBackend(storage, { write: "untimed" }, policy, undefined);
+    expect(await g.write()).toBe("done");
+    // Open the breaker through a timed call of the same policy.
+    await policy.run(() => Promise.reject(sidecarError("UNAVAILABLE", "down")), false, true).catch(() => {});
+    expect(policy.state).toBe("open");
+    const err = (await g.write().catch((e: unknown) => e)) as SidecarError;
+    expect(err.extra).toMatchObject({ breaker: "open" });
+    expect(storage.calls).toBe(1);
+  });
 });
