@@ -50,7 +50,14 @@ async function main(): Promise<number> {
       serviceOptions: Object.fromEntries(config.services.map((s) => [s.module.name, s.options])),
       urlSources: Object.fromEntries(config.services.map((s) => [s.module.name, s.urlFrom])),
       authToken: config.authToken,
-      limits: { maxBodyBytes: config.maxBodyBytes, requestTimeoutMs: config.requestTimeoutMs },
+      limits: {
+        maxBodyBytes: config.maxBodyBytes,
+        requestTimeoutMs: config.requestTimeoutMs,
+        maxConnections: config.maxConnections,
+        h2IdleTimeoutMs: config.h2IdleTimeoutMs,
+        keepAliveIntervalMs: config.keepAliveIntervalMs,
+        writeTimeoutMs: config.writeTimeoutMs,
+      },
       log,
       // Nothing could read the metrics without an admin listener, so they cost nothing then.
       metrics: config.admin.length > 0,
@@ -76,7 +83,7 @@ async function main(): Promise<number> {
       }
       stopping = true;
       log.info("shutdown.started", { signal });
-      running.close(10_000).then(resolve, (err) => {
+      running.close(config.shutdownGraceMs).then(resolve, (err) => {
         log.error("shutdown.failed", describeError(err));
         resolve();
       });

@@ -44,6 +44,11 @@ export interface Config {
   authToken?: string;
   maxBodyBytes: number;
   requestTimeoutMs: number;
+  maxConnections: number;
+  h2IdleTimeoutMs: number;
+  keepAliveIntervalMs: number;
+  writeTimeoutMs: number;
+  shutdownGraceMs: number;
   logLevel: LogLevel;
   /** Admin listeners (metrics, stats, health); none unless --admin-port or --admin-socket. */
   admin: ListenAddress[];
@@ -108,6 +113,38 @@ export const SERVER_OPTIONS = {
     type: "string",
     env: "SIDECAR_CONFIG",
     description: 'JSON file with a resiliency section: {"resiliency": {"kv": {"retries": 3}, "*": {...}}}',
+  },
+  "max-connections": {
+    type: "integer",
+    min: 0,
+    max: 1_000_000,
+    env: "MAX_CONNECTIONS",
+    description: "concurrent connections per listener; more get 503 (HTTP/1.1) or GOAWAY (HTTP/2), 0 = no cap",
+    default: 10_000,
+  },
+  "h2-idle-timeout": {
+    type: "duration",
+    env: "H2_IDLE_TIMEOUT",
+    description: "close an HTTP/2 connection with no open stream after this long, 0 = never",
+    default: 60_000,
+  },
+  "keepalive-interval": {
+    type: "duration",
+    env: "KEEPALIVE_INTERVAL",
+    description: "PING HTTP/2 connections with open streams this often; no answer within as long drops them, 0 = off",
+    default: 30_000,
+  },
+  "write-timeout": {
+    type: "duration",
+    env: "WRITE_TIMEOUT",
+    description: "cut a response or stream whose client has read nothing for this long, 0 = never",
+    default: 30_000,
+  },
+  "shutdown-grace": {
+    type: "duration",
+    env: "SHUTDOWN_GRACE",
+    description: "at SIGTERM, time in-flight requests get to finish before connections are cut",
+    default: 10_000,
   },
   "log-level": {
     type: "string",
@@ -263,6 +300,11 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
     authToken,
     maxBodyBytes: server("max-body-size").value as number,
     requestTimeoutMs: server("request-timeout").value as number,
+    maxConnections: server("max-connections").value as number,
+    h2IdleTimeoutMs: server("h2-idle-timeout").value as number,
+    keepAliveIntervalMs: server("keepalive-interval").value as number,
+    writeTimeoutMs: server("write-timeout").value as number,
+    shutdownGraceMs: server("shutdown-grace").value as number,
     logLevel: server("log-level").value as LogLevel,
   };
 }

@@ -6,8 +6,11 @@
 import * as net from "node:net";
 import * as http from "node:http";
 import * as http2 from "node:http2";
+import { existsSync } from "node:fs";
 import { lstat, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
 import { sidecarError } from "../shared/errors.js";
+import { ConnectionGuard, type ConnectionOptions } from "./connections.js";
 import { errorBody } from "./failures.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
@@ -26,10 +29,18 @@ export interface DualListener {
 
 export type ListenAddress = { port: number; host: string } | { socket: string };
 
-export async function listenDual(addr: ListenAddress, handler: NodeHandler): Promise<DualListener> {
+export async function listenDual(
+  addr: ListenAddress,
+  handler: NodeHandler,
+  connections: ConnectionOptions,
+): Promise<DualListener> {
+  const guard = new ConnectionGuard(connections);
   // Node's own requestTimeout covers a whole upload; we time requests ourselves (and exempt streams).
   const h1 = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, handler);
   h1.on("clientError", answerClientError);
+  // Node hands CONNECT to a "connect" listener (and drops the connection when there is none): a sidecar is no
+  // proxy, so answer it like any other method it does not serve.
+  h1.on("connect", refuseConnect);
   // Node sets up connection tracking (closeIdleConnections, headersTimeout checks) when an http.Server starts
   // listening; ours never listens itself (sockets are handed to it), so start that tracking by hand.
   h1.emit("listening");
@@ -37,10 +48,22 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
   // FIN is how a long-poll learns that its client left (so it releases the message instead of writing it into
   // a dead socket).
   const h2 = http2.createServer({ maxSessionMemory: 64 }, handler);
+  h2.on("connect", (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+    const { status, body } = connectRefused(req.authority);
+    res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+    res.end(body);
+  });
   const sessions = new Set<http2.ServerHttp2Session>();
+  // Set while an over-the-cap connection is handed to the HTTP/2 server, which makes its session synchronously.
+  let refusing = false;
   h2.on("session", (s) => {
+    if (refusing) {
+      guard.refuseH2(s);
+      return;
+    }
     sessions.add(s);
     s.once("close", () => sessions.delete(s));
+    guard.addSession(s);
   });
   let streams = 0;
   h2.on("stream", (st) => {
@@ -51,14 +74,27 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
   // allowHalfOpen as http.Server itself sets it; the HTTP layer decides what a client's FIN means.
   // noDelay as http.Server sets it: without it Nagle holds back small responses (a 3x throughput loss here).
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    if (guard.full) {
+      sniff(socket, (isH2) => {
+        if (!isH2) return guard.refuseH1(socket);
+        refusing = true;
+        try {
+          h2.emit("connection", socket);
+        } finally {
+          refusing = false;
+        }
+      });
+      return;
+    }
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    sniff(socket, h1, h2);
+    guard.addSocket(socket);
+    sniff(socket, (isH2) => (isH2 ? h2 : h1).emit("connection", socket));
   });
 
   if ("socket" in addr) await removeStaleSocket(addr.socket);
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (err) => reject("socket" in addr ? explainSocketError(err, addr.socket) : err));
     if ("socket" in addr) server.listen(addr.socket, resolve);
     else server.listen(addr.port, addr.host, resolve);
   });
@@ -81,6 +117,7 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
         for (const s of sockets) s.destroy();
       }, graceMs);
       await closed;
+      guard.stop();
       h1.close(() => {}); // stops the tracking interval started above
       clearInterval(sweep);
       clearTimeout(force);
@@ -88,7 +125,8 @@ export async function listenDual(addr: ListenAddress, handler: NodeHandler): Pro
   };
 }
 
-function sniff(socket: net.Socket, h1: http.Server, h2: http2.Http2Server) {
+/** Reads until the first bytes tell HTTP/2 (the preface) from HTTP/1.1, gives them back, and calls `route`. */
+function sniff(socket: net.Socket, route: (isH2: boolean) => void) {
   const chunks: Buffer[] = [];
   let len = 0;
   socket.setTimeout(10_000, () => socket.destroy());
@@ -106,7 +144,10 @@ function sniff(socket: net.Socket, h1: http.Server, h2: http2.Http2Server) {
     socket.off("readable", onReadable);
     socket.setTimeout(0);
     socket.unshift(head); // give the bytes back to the real parser
-    (isPrefix ? h2 : h1).emit("connection", socket);
+    // HTTP/2 has no half-closed connections: a FIN means the client is gone. Left half-open, the session (and
+    // every stream on it: watches, queue consumers) would go on writing into a connection nobody reads.
+    if (isPrefix) socket.allowHalfOpen = false;
+    route(isPrefix);
   };
   socket.on("readable", onReadable);
 }
@@ -122,10 +163,34 @@ function answerClientError(err: NodeJS.ErrnoException, socket: net.Socket) {
       ? sidecarError("HEADERS_TOO_LARGE", "request line or headers too large (a key or path this long is not accepted)")
       : sidecarError("BAD_REQUEST", "malformed HTTP request"),
   );
+  answerRaw(socket, status, body);
+}
+
+const connectRefused = (target: string | undefined) =>
+  errorBody(sidecarError("METHOD_NOT_ALLOWED", `method CONNECT not allowed on ${target ?? "?"}`));
+
+function refuseConnect(req: http.IncomingMessage, socket: net.Socket) {
+  socket.on("error", () => socket.destroy());
+  const { status, body } = connectRefused(req.url);
+  answerRaw(socket, status, body);
+}
+
+/** A whole JSON-envelope response written straight to a socket the HTTP server no longer owns, then closed. */
+export function answerRaw(socket: net.Socket, status: number, body: string, extra = ""): void {
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `Content-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
   );
+}
+
+/** `listen` on a path whose folder is missing says EACCES on Linux; name the actual problem. */
+function explainSocketError(err: NodeJS.ErrnoException, path: string): Error {
+  const dir = dirname(path);
+  if (err.code === "EACCES" || err.code === "ENOENT") {
+    if (!existsSync(dir)) return new Error(`cannot listen on ${path}: the folder ${dir} does not exist`);
+    if (err.code === "EACCES") return new Error(`cannot listen on ${path}: no permission to create a socket in ${dir}`);
+  }
+  return err;
 }
 
 async function removeStaleSocket(path: string) {

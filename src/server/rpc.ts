@@ -2,7 +2,7 @@
  * The RPC side: one Connect router holding every enabled service, health and reflection, with the interceptors
  * that apply to all of them (auth, request deadline, error hygiene).
  */
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import * as reflectionV1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
@@ -15,6 +15,7 @@ import { logFailure, requestTimeout, toRpcError } from "./failures.js";
 import { CODE_NAMES, type Metrics, type MethodSeries, Protocol } from "./metrics.js";
 import { registerReflection } from "./reflection.js";
 import type { Tracing } from "./tracing.js";
+import { asClientError, fixParseErrors } from "./rpc-parse-errors.js";
 
 function protocolOf(contentType: string | null): Protocol {
   if (contentType === null || !contentType.startsWith("application/grpc")) return Protocol.Connect;
@@ -101,7 +102,10 @@ function authInterceptor(auth: AuthCheck): Interceptor {
  */
 function deadlineAndErrors(limits: ServerLimits, log: Logger): Interceptor {
   const ms = limits.requestTimeoutMs;
-  const hide = (req: { url: string }, err: unknown): ConnectError => {
+  const hide = (req: { url: string; method: DescMethod }, err: unknown): ConnectError => {
+    // A streaming call's request is parsed inside the interceptors (a unary one before: rpc-parse-errors.ts).
+    const parse = err instanceof ConnectError ? asClientError(err, req.method) : undefined;
+    if (parse) return parse;
     logFailure(log, "rpc.failed", { method: req.url }, err);
     return toRpcError(err);
   };
@@ -159,5 +163,6 @@ export function rpcRoutes(setup: RpcSetup) {
       reflectionV1alpha.ServerReflection,
     ];
     registerReflection(router, listed);
+    fixParseErrors(router);
   };
 }

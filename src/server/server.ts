@@ -5,9 +5,11 @@
  * or `listenAdmin` is called.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { sidecarError } from "../shared/errors.js";
 import { createLogger, describeError, type Logger } from "../shared/log.js";
+import { serverStopping } from "../shared/stopping.js";
 import { createRestDispatcher, sendError } from "./rest/dispatcher.js";
 import { stringifyExact } from "../shared/exact-json.js";
 import type { ServerLimits, ServiceInstance } from "../services/module.js";
@@ -22,7 +24,14 @@ import { StatsWindow } from "./stats.js";
 import type { Tracing } from "./tracing.js";
 import { traceOf } from "./trace.js";
 
-export const DEFAULT_LIMITS: ServerLimits = { maxBodyBytes: 10 * 1024 * 1024, requestTimeoutMs: 30_000 };
+export const DEFAULT_LIMITS: Required<ServerLimits> = {
+  maxBodyBytes: 10 * 1024 * 1024,
+  requestTimeoutMs: 30_000,
+  maxConnections: 10_000,
+  h2IdleTimeoutMs: 60_000,
+  keepAliveIntervalMs: 30_000,
+  writeTimeoutMs: 30_000,
+};
 
 export interface SidecarConfig {
   /** Opened services by REST name ("kv", "storage", …). */
@@ -59,13 +68,12 @@ export interface Sidecar {
 
 export function createSidecarServer(config: SidecarConfig): Sidecar {
   const log = config.log ?? createLogger();
-  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...config.limits };
+  const limits: Required<ServerLimits> = { ...DEFAULT_LIMITS, ...config.limits };
   const auth = createAuth(config.authToken);
   const health = createHealth(config.services);
   const { metrics, tracing } = config;
   const compressMinBytes = config.compressMinBytes ?? DEFAULT_COMPRESS_MIN_BYTES;
   if (metrics && tracing) metrics.tracer = tracing;
-  const rest = createRestDispatcher(config.services, limits, log, { metrics, tracing, compressMinBytes });
   const listeners: DualListener[] = [];
   const adminListeners: DualListener[] = [];
   metrics?.connections(() => {
@@ -86,7 +94,15 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
       })
     : undefined;
   const admin = createAdminHandler({ metrics, stats, ready: () => health.report(), log });
+  // `stopping` ends long-polls and endless streams as soon as shutdown begins; `shutdown` (Connect's own
+  // signal, which every RPC sees) only near the end of the grace period, so that ordinary calls finish.
+  const stopping = new AbortController();
   const shutdown = new AbortController();
+  const rest = createRestDispatcher(config.services, limits, log, stopping.signal, {
+    metrics,
+    tracing,
+    compressMinBytes,
+  });
 
   async function fallback(req: IncomingMessage, res: ServerResponse) {
     const path = (req.url ?? "/").split("?", 1)[0];
@@ -131,6 +147,7 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
     // gzip and br as connect-node negotiates them (its default list), from our threshold; 0 turns sending off.
     compressMinBytes: compressMinBytes > 0 ? compressMinBytes : Number.MAX_SAFE_INTEGER,
     shutdownSignal: shutdown.signal,
+    contextValues: () => createContextValues().set(serverStopping, stopping.signal),
     fallback: (req, res) => serveFallback(req as IncomingMessage, res as ServerResponse),
   });
 
@@ -160,19 +177,20 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
     handler,
     metrics,
     async listenAdmin(addr) {
-      const l = await listenDual(addr, admin);
+      const l = await listenDual(addr, admin, limits);
       adminListeners.push(l);
       stats?.start();
       log.info("admin.listening", { address: l.address, metrics: metrics !== undefined });
       return l.address;
     },
     async listen(addr) {
-      const l = await listenDual(addr, handler);
+      const l = await listenDual(addr, handler, limits);
       listeners.push(l);
       log.info("listening", { address: l.address, auth: auth.enabled });
       return l.address;
     },
     async close(graceMs = 10_000) {
+      stopping.abort();
       // Streams still open at the deadline are told to wrap up; the listeners then cut what is left.
       const streamsDeadline = setTimeout(() => shutdown.abort(), Math.max(0, graceMs - 500));
       await Promise.all(listeners.splice(0).map((l) => l.close(graceMs)));

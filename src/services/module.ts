@@ -38,6 +38,16 @@ export interface ServerLimits {
   maxBodyBytes: number;
   /** Time a request may take before the server answers 408 / DEADLINE_EXCEEDED. */
   requestTimeoutMs: number;
+  // The connection limits below are the server's own; optional so that code opening a service alone need not
+  // name them (the server fills in its defaults).
+  /** Concurrent connections per listener; more are refused (503 / GOAWAY). 0 = no cap. */
+  maxConnections?: number;
+  /** An HTTP/2 session with no open stream is closed after this long. 0 = never. */
+  h2IdleTimeoutMs?: number;
+  /** HTTP/2 PING keep-alive period for sessions with open streams; an unanswered PING drops the session. 0 = off. */
+  keepAliveIntervalMs?: number;
+  /** A response (or HTTP/2 stream) whose client reads nothing for this long is cut. 0 = never. */
+  writeTimeoutMs?: number;
 }
 
 /**

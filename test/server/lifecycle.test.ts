@@ -27,6 +27,13 @@ describe("start-up", () => {
     expect(r.stderr).toMatch(/auth token .* is empty/);
   });
 
+  it("says that the folder of a --socket path does not exist (not EACCES)", async () => {
+    const r = await runCli(["--kv", "--kv-url", "memory://", "--socket", "/nonexistent/dir/x.sock"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("cannot listen on /nonexistent/dir/x.sock: the folder /nonexistent/dir does not exist");
+    expect(r.stderr).not.toContain("EACCES");
+  });
+
   it("prints help and version", async () => {
     const help = await runCli(["--help"]);
     expect(help.code).toBe(0);

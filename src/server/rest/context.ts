@@ -9,6 +9,7 @@ import type { Readable } from "node:stream";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import { sidecarError } from "../../shared/errors.js";
+import { serverStopping } from "../../shared/stopping.js";
 import type { RestRequest } from "../../shared/rest-route.js";
 
 const EMPTY = Buffer.alloc(0);
@@ -29,6 +30,8 @@ export class RestCall implements RestRequest {
     private readonly service: DescService,
     readonly params: Record<string, string>,
     private readonly qs: string,
+    /** The server's stopping signal, handed to the service as the `serverStopping` context value. */
+    readonly stopping?: AbortSignal,
   ) {}
 
   get method(): string {
@@ -122,7 +125,11 @@ class RestHandlerContext implements HandlerContext {
   }
 
   get values(): ContextValues {
-    return (this.vals ??= createContextValues());
+    if (!this.vals) {
+      this.vals = createContextValues();
+      if (this.call.stopping) this.vals.set(serverStopping, this.call.stopping);
+    }
+    return this.vals;
   }
 }
 

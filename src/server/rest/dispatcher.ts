@@ -50,6 +50,8 @@ export function createRestDispatcher(
   services: ReadonlyArray<{ name: string; instance: ServiceInstance }>,
   limits: ServerLimits,
   log: Logger,
+  /** Aborted when the server begins to stop: long-polls answer now, with `Connection: close`. */
+  stopping?: AbortSignal,
   observers: RestObservers = {},
 ): RestDispatcher {
   const { metrics, tracing } = observers;
@@ -113,7 +115,7 @@ export function createRestDispatcher(
         }
         params[k] = v;
       }
-      const call = new RestCall(req, res, store.service.desc, params, q < 0 ? "" : url.slice(q + 1));
+      const call = new RestCall(req, res, store.service.desc, params, q < 0 ? "" : url.slice(q + 1), stopping);
       if (tracing) await traced(store, call, req, res);
       else await run(store, call, req, res);
       return true;
@@ -186,7 +188,8 @@ export function createRestDispatcher(
       if (call.aborted && res.headersSent) return (code = Code.DeadlineExceeded);
       if (result.stream) await writeStream(res, result, limits.requestTimeoutMs);
       else {
-        const compressing = writeResult(req, res, result, minCompress);
+        const closing = stopping?.aborted === true && req.httpVersionMajor === 1;
+        const compressing = writeResult(req, res, result, minCompress, closing);
         if (compressing) await compressing;
       }
       return (code = 0);
@@ -260,6 +263,7 @@ function writeResult(
   res: ServerResponse,
   r: RestResponse,
   minCompress: number,
+  closing: boolean,
 ): Promise<void> | undefined {
   const status = r.status ?? 200;
   let payload: string | Uint8Array | undefined = r.body;
@@ -271,6 +275,8 @@ function writeResult(
     payload = stringifyExact(r.json);
     headers["content-type"] ??= "application/json";
   }
+  // Shutting down: the client should not send another request on this connection.
+  if (closing) headers.connection = "close";
   if (payload !== undefined) {
     const length = Buffer.byteLength(payload);
     if (

@@ -36,7 +36,11 @@ export class EventHub {
         wake?.();
       },
     };
-    const onAbort = () => wake?.();
+    // Unhooked at once, even if the consumer is stuck mid-write and never resumes this generator.
+    const onAbort = () => {
+      this.watchers.delete(watcher);
+      wake?.();
+    };
     this.watchers.add(watcher);
     signal.addEventListener("abort", onAbort);
     try {

@@ -5,6 +5,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { type KvService, WatchResponse_EventType as EventType } from "../../../gen/mikcar/kv/v1/kv_pb.js";
 import { sidecarError } from "../../shared/errors.js";
+import { untilStopping } from "../../shared/stopping.js";
 import type { KvBackend, KvEventType } from "./backend.js";
 import { compilePattern } from "./glob.js";
 
@@ -118,7 +119,8 @@ export function createKvService(kv: KvBackend): ServiceImpl<typeof KvService> {
     },
 
     async *watch(req, ctx) {
-      for await (const ev of kv.watch(req.prefix, ctx.signal)) {
+      // Ends (cleanly) when the server stops, as well as when the client goes.
+      for await (const ev of kv.watch(req.prefix, untilStopping(ctx))) {
         yield { type: eventTypes[ev.type], key: ev.key, value: ev.value };
       }
     },

@@ -6,6 +6,7 @@ import { createContextKey, type HandlerContext, type ServiceImpl } from "@connec
 import { create } from "@bufbuild/protobuf";
 import { AckMode, MessageSchema, type QueueService } from "../../../gen/mikcar/queue/v1/queue_pb.js";
 import { sidecarError } from "../../shared/errors.js";
+import { untilStopping } from "../../shared/stopping.js";
 import type { Logger } from "../../shared/log.js";
 import { DEFAULT_GROUP, type Delivery, type QueueBackend, type Target } from "./backend.js";
 import { payloadJson } from "./payload.js";
@@ -91,7 +92,7 @@ export function createQueueService(backend: QueueBackend, opts: QueueServiceOpti
     ctx: HandlerContext,
   ) {
     const vis = seconds(visSeconds, "visibility_seconds", MAX_VISIBILITY_SECONDS) || DEFAULT_VISIBILITY_SECONDS;
-    const got = await take(t, max, timeoutSeconds * 1000, vis * 1000, ctx.signal);
+    const got = await take(t, max, timeoutSeconds * 1000, vis * 1000, untilStopping(ctx));
     if (got.length > 0 && mode !== AckMode.MANUAL) {
       const written = ctx.values.get(responseWritten);
       if (written) void written.then((ok) => settle(t, got, ok));
@@ -176,16 +177,31 @@ export function createQueueService(backend: QueueBackend, opts: QueueServiceOpti
         (seconds(req.visibilitySeconds, "visibility_seconds", MAX_VISIBILITY_SECONDS) || DEFAULT_VISIBILITY_SECONDS) *
         1000;
       const manual = req.ackMode === AckMode.MANUAL;
-      while (!ctx.signal.aborted) {
+      // Ends (cleanly) when the server stops, as well as when the client goes.
+      const until = untilStopping(ctx);
+      while (!until.aborted) {
         // One at a time: the next message is taken only when the transport has accepted this one.
-        const [d] = await take(t, 1, STREAM_POLL_MS, vis, ctx.signal);
+        const [d] = await take(t, 1, STREAM_POLL_MS, vis, until);
         if (!d) continue;
         let handed = false;
+        let settled = false;
+        const once = (ok: boolean) => {
+          if (settled) return;
+          settled = true;
+          settle(t, [d], ok);
+        };
+        // A client that is gone gets nothing more: its delivery goes back at once, even while the transport
+        // still holds this generator at the `yield` (a write into a dead connection may never complete).
+        // (With manual acks too: a delivery the client never received is not its to ack.)
+        const release = () => once(false);
+        ctx.signal.addEventListener("abort", release, { once: true });
         try {
           yield { message: toMessage(d, new Date().toISOString()) };
           handed = true;
         } finally {
-          if (!manual) settle(t, [d], handed && !ctx.signal.aborted);
+          ctx.signal.removeEventListener("abort", release);
+          if (!handed) once(false);
+          else if (!manual) once(!ctx.signal.aborted);
         }
       }
     },

@@ -129,7 +129,12 @@ export class RedisKv implements KvBackend {
 
   async *watch(prefix: string, signal: AbortSignal): AsyncIterable<KvEvent> {
     await this.enableNotifications();
-    const sub = this.client.duplicate({ enableOfflineQueue: true, lazyConnect: false });
+    // Named so that operators (and tests) can count a sidecar's watch connections in CLIENT LIST.
+    const sub = this.client.duplicate({
+      enableOfflineQueue: true,
+      lazyConnect: false,
+      connectionName: `mikcar-kv-watch:${this.prefix.replace(/[^\x21-\x7e]/g, "_")}`,
+    });
     sub.on("error", () => {});
     this.subscribers.add(sub);
     const channelHead = `__keyspace@${this.db}__:`;
@@ -139,7 +144,12 @@ export class RedisKv implements KvBackend {
       queue.push({ key: channel.slice(channelHead.length + this.prefix.length), op });
       wake?.();
     });
-    const onAbort = () => wake?.();
+    // Let go of the subscription as soon as the watcher is gone, even if its consumer is stuck mid-write.
+    const onAbort = () => {
+      this.subscribers.delete(sub);
+      sub.disconnect();
+      wake?.();
+    };
     signal.addEventListener("abort", onAbort);
     try {
       await this.call(() => sub.psubscribe(channelHead + escapeRedisGlob(this.prefix + prefix) + "*"));
