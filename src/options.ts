@@ -20,7 +20,7 @@ import {
 } from "./shared/option-spec.js";
 import { OptionError } from "./shared/units.js";
 import { redactUrl } from "./shared/redact.js";
-import { RESILIENCE_KEYS } from "./shared/resilience.js";
+import { RESILIENCE_KEYS } from "./shared/resilience-options.js";
 import { schemeOf } from "./shared/url.js";
 
 /** A configuration the user must fix; the CLI prints the message and exits 1. */

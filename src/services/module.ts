@@ -13,7 +13,8 @@ import {
 } from "../shared/instrument.js";
 import type { Logger } from "../shared/log.js";
 import { type OptionInput, type OptionSpec, type OptionValue, resolveOptions } from "../shared/option-spec.js";
-import { BackendPolicy, RESILIENCE_KEYS, resilienceOptions, resilienceSettings } from "../shared/resilience.js";
+import { BackendPolicy } from "../shared/resilience.js";
+import { RESILIENCE_KEYS, resilienceOptions, resilienceSettings } from "../shared/resilience-options.js";
 import type { RestRoute } from "../shared/rest-route.js";
 
 export type { OptionInput, OptionSpec, OptionValue } from "../shared/option-spec.js";

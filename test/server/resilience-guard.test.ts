@@ -9,7 +9,8 @@ import type { KvBackend } from "../../src/services/kv/backend.js";
 import { KV_CALLS } from "../../src/services/kv/calls.js";
 import { sidecarError, SidecarError } from "../../src/shared/errors.js";
 import { guardBackend } from "../../src/shared/instrument.js";
-import { BackendPolicy, DEFAULT_RESILIENCE, type ResilienceSettings } from "../../src/shared/resilience.js";
+import { BackendPolicy } from "../../src/shared/resilience.js";
+import { DEFAULT_RESILIENCE, type ResilienceSettings } from "../../src/shared/resilience-options.js";
 
 /** A real backend whose next `failures` calls of any guarded method throw UNAVAILABLE (or hang, for timeouts). */
 function flaky(inner: KvBackend) {
