@@ -101,8 +101,20 @@ export class Tracing implements BackendTracer {
     return new BackendCallSpan(span);
   }
 
-  /** Sends what is buffered and stops. */
-  async close(): Promise<void> {
-    await this.provider.shutdown();
+  /**
+   * Sends what is buffered and stops, waiting at most `maxMs`: an unreachable collector (the exporter retries
+   * with backoff) must not hold up the process's exit.
+   */
+  async close(maxMs = 2_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, maxMs);
+      timer.unref();
+    });
+    try {
+      await Promise.race([this.provider.shutdown(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
