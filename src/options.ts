@@ -106,7 +106,7 @@ export const SERVER_OPTIONS = {
   "compress-min-size": {
     type: "size",
     env: "COMPRESS_MIN_SIZE",
-    description: "smallest JSON/text response compressed (gzip, br) when the client asks, 0 = never",
+    description: "smallest JSON response compressed (gzip, br) when the client asks, 0 = never",
     default: 1024,
   },
   config: {

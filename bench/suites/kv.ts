@@ -1,132 +1,152 @@
 /**
- * KV get/set on the memory backend over REST (HTTP/1.1 keep-alive), Connect and gRPC, over TCP and a Unix
- * socket, beside a bare node:http server answering a fixed body (the baseline) measured in the same run.
+ * KV get and set over REST on memory, lmdb and Redis, each against its limit (a bare node:http server doing the
+ * same store call, bench/limits/kv.ts) and the store call alone; set+get as one round trip (the yardstick of the
+ * queue suite); Connect JSON on memory; a `keys` page with the whole population present.
  */
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { KvService } from "../../gen/mikcar/kv/v1/kv_pb.js";
-import { load, loop, type BenchRow, type BenchSuite, type LoadResult } from "../lib.js";
-import type { GrpcLoadSpec } from "../grpc-load.js";
-import { startBaselineServer, startSidecarProcess } from "../servers.js";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { measure, type BenchRow, type BenchSuite } from "../lib.js";
+import { deleteRedisPrefix } from "../redis-clean.js";
+import { startBenchProcess, startSidecarProcess, type BenchServer } from "../servers.js";
 
-/** Runs bench/grpc-load.ts in a child process (through tsx, as the bench itself runs) and returns its result. */
-function runGrpcLoad(spec: GrpcLoadSpec): Promise<LoadResult> {
-  const script = fileURLToPath(new URL("../grpc-load.ts", import.meta.url));
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ["--import", "tsx", script, JSON.stringify(spec)], (err, stdout) => {
-      if (err) reject(err);
-      else resolve(JSON.parse(stdout.trim().split("\n").at(-1)!) as LoadResult);
+const REDIS = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/** Seeds keys bench:0 … bench:n-1 = "hello" through the server's own batch endpoint. */
+async function seed(server: BenchServer, n: number) {
+  for (let start = 0; start < n; start += 10_000) {
+    const batch: Record<string, string> = {};
+    for (let i = start; i < Math.min(n, start + 10_000); i++) batch[`bench:${i}`] = "hello";
+    const res = await fetch(`${server.url}/kv/set/batch`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(batch),
     });
-  });
+    if (!res.ok) throw new Error(`seeding ${server.url} failed: ${res.status} ${await res.text()}`);
+  }
+}
+
+async function redisUp(): Promise<boolean> {
+  const r = new Redis(REDIS, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await r.connect();
+    return true;
+  } catch (err) {
+    console.error(`# kv: skipping redis: ${(err as Error).message}`);
+    return false;
+  } finally {
+    r.disconnect();
+  }
 }
 
 const suite: BenchSuite = {
   name: "kv",
-  async run({ durationSec }) {
-    const rows: BenchRow[] = [];
-    const add = (name: string, r: { rps: number; p50Ms: number; p99Ms: number; errors: number }, baseline: string) => {
-      if (r.errors > 0) console.error(`# kv/${name}: ${r.errors} errors`);
-      rows.push({ suite: "kv", name, value: r.rps, unit: "req/s", p50Ms: r.p50Ms, p99Ms: r.p99Ms, baseline });
-    };
-    const base = await startBaselineServer();
-    const side = await startSidecarProcess(["--kv", "--kv-url", "memory://"]);
+  async run({ durationSec, connections, population }) {
+    const rows: Array<BenchRow | undefined> = [];
+    const work = mkdtempSync(join(tmpdir(), "mikcar-bench-kv-"));
+    const id = `mikcar-bench-${randomBytes(3).toString("hex")}:`;
+    const backends: Array<{ name: string; limit: string; sidecar: string }> = [
+      { name: "memory", limit: "memory://", sidecar: "memory://" },
+      { name: "lmdb", limit: `file://${join(work, "limit.lmdb")}`, sidecar: `file://${join(work, "sidecar.lmdb")}` },
+    ];
+    if (await redisUp())
+      backends.push({ name: "redis", limit: `${REDIS}?prefix=${id}limit:`, sidecar: `${REDIS}?prefix=${id}sidecar:` });
     try {
-      await fetch(`${side.url}/kv/set/bench`, { method: "POST", body: "hello" });
-      const duration = durationSec;
-      add("baseline node:http tcp", await load({ url: base.url, duration }), "baseline node:http tcp");
-      add("REST GET tcp", await load({ url: `${side.url}/kv/get/bench`, duration }), "baseline node:http tcp");
-      add(
-        "REST SET tcp",
-        await load({ url: `${side.url}/kv/set/bench`, method: "POST", body: "hello", duration }),
-        "baseline node:http tcp",
-      );
-      add(
-        "baseline node:http unix",
-        await load({ url: "http://localhost/", socketPath: base.socket, duration }),
-        "baseline node:http unix",
-      );
-      add(
-        "REST GET unix",
-        await load({ url: "http://localhost/kv/get/bench", socketPath: side.socket, duration }),
-        "baseline node:http unix",
-      );
-      add(
-        "REST SET unix",
-        await load({
-          url: "http://localhost/kv/set/bench",
-          method: "POST",
-          body: "hello",
-          socketPath: side.socket,
-          duration,
-        }),
-        "baseline node:http unix",
-      );
-
-      // Connect unary is a plain JSON POST, so autocannon measures the server's RPC path directly.
-      const connect = {
-        method: "POST" as const,
-        headers: { "content-type": "application/json" },
-        body: '{"key":"bench"}',
-      };
-      add(
-        "Connect GET tcp",
-        await load({ url: `${side.url}/mikcar.kv.v1.KvService/Get`, ...connect, duration }),
-        "baseline node:http tcp",
-      );
-      add(
-        "Connect GET unix",
-        await load({
-          url: "http://localhost/mikcar.kv.v1.KvService/Get",
-          socketPath: side.socket,
-          ...connect,
-          duration,
-        }),
-        "baseline node:http unix",
-      );
-      const connectSet = { ...connect, body: '{"key":"bench","value":"aGVsbG8="}' };
-      add(
-        "Connect SET tcp",
-        await load({ url: `${side.url}/mikcar.kv.v1.KvService/Set`, ...connectSet, duration }),
-        "baseline node:http tcp",
-      );
-      add(
-        "Connect SET unix",
-        await load({
-          url: "http://localhost/mikcar.kv.v1.KvService/Set",
-          socketPath: side.socket,
-          ...connectSet,
-          duration,
-        }),
-        "baseline node:http unix",
-      );
-
-      // gRPC needs HTTP/2, which autocannon lacks. The client is connect-node's own, as heavy as its server
-      // (≈ 0.5 ms of CPU per call each), so it runs in a child process: client and server each get a core, as
-      // autocannon and the server do above. Even so these rows stay client-bound (the server was seen about half
-      // idle); they say more about connect-node than about us. One in-process row is kept for comparison with
-      // older figures (there client and server share one event loop).
-      const grpc = (op: GrpcLoadSpec["op"], tcp: boolean) =>
-        runGrpcLoad({
-          baseUrl: tcp ? side.url : "http://localhost",
-          socket: tcp ? undefined : side.socket,
-          op,
-          durationSec: duration,
-        });
-      add("gRPC GET tcp (client process)", await grpc("get", true), "baseline node:http tcp");
-      add("gRPC GET unix (client process)", await grpc("get", false), "baseline node:http unix");
-      add("gRPC SET tcp (client process)", await grpc("set", true), "baseline node:http tcp");
-      add("gRPC SET unix (client process)", await grpc("set", false), "baseline node:http unix");
-      const kv = createClient(KvService, createGrpcTransport({ baseUrl: side.url }));
-      add(
-        "gRPC GET tcp (in-process client)",
-        await loop(() => kv.get({ key: "bench" }), duration),
-        "baseline node:http tcp",
-      );
+      for (const b of backends) {
+        const limit = await startBenchProcess("./limits/kv.ts", [b.limit]);
+        const side = await startSidecarProcess(["--kv", "--kv-url", b.sidecar]);
+        try {
+          await seed(limit, population);
+          await seed(side, population);
+          const keys = population;
+          const common = { suite: "kv", durationSec, population, limit: limit, sidecar: side };
+          const goal = b.name === "memory" ? undefined : 0.8;
+          for (const conns of connections) {
+            const at = { ...common, connections: conns };
+            rows.push(
+              await measure({
+                ...at,
+                name: `GET ${b.name}`,
+                goal,
+                load: { keys, steps: [{ method: "GET", path: "/kv/get/bench:{i}" }] },
+                direct: { service: "kv", backend: b.limit, op: "get" },
+              }),
+            );
+            rows.push(
+              await measure({
+                ...at,
+                name: `SET ${b.name}`,
+                goal,
+                load: { keys, steps: [{ method: "POST", path: "/kv/set/bench:{i}", body: "hello" }] },
+                direct: { service: "kv", backend: b.limit, op: "set" },
+              }),
+            );
+            if (b.name !== "memory") continue;
+            rows.push(
+              await measure({
+                ...at,
+                name: "SET+GET memory",
+                unit: "round trips/s",
+                load: {
+                  keys,
+                  steps: [
+                    { method: "POST", path: "/kv/set/bench:{i}", body: "hello" },
+                    { method: "GET", path: "/kv/get/bench:{i}" },
+                  ],
+                },
+              }),
+            );
+            // Connect unary is a plain JSON POST, so wrk measures the server's RPC path directly.
+            const json = { "content-type": "application/json" };
+            rows.push(
+              await measure({
+                ...at,
+                name: "Connect GET memory",
+                load: {
+                  steps: [
+                    { method: "POST", path: "/mikcar.kv.v1.KvService/Get", headers: json, body: '{"key":"bench:1"}' },
+                  ],
+                },
+              }),
+            );
+            rows.push(
+              await measure({
+                ...at,
+                name: "Connect SET memory",
+                load: {
+                  steps: [
+                    {
+                      method: "POST",
+                      path: "/mikcar.kv.v1.KvService/Set",
+                      headers: json,
+                      body: '{"key":"bench:1","value":"aGVsbG8="}',
+                    },
+                  ],
+                },
+              }),
+            );
+          }
+          // A page of 100 keys out of the population: should cost the page, not the population.
+          rows.push(
+            await measure({
+              ...common,
+              connections: connections.includes(32) ? 32 : connections[0]!,
+              name: `keys page of 100 ${b.name}`,
+              load: { steps: [{ method: "GET", path: "/kv/keys/bench:5*?limit=100" }] },
+              sidecar: side,
+              limit: undefined,
+            }),
+          );
+        } finally {
+          await side.stop();
+          await limit.stop();
+        }
+      }
     } finally {
-      await side.stop();
-      await base.stop();
+      rmSync(work, { recursive: true, force: true });
+      if (backends.some((b) => b.name === "redis")) await deleteRedisPrefix(REDIS, id);
     }
     return rows;
   },

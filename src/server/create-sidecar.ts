@@ -34,7 +34,7 @@ export interface SidecarOptions {
   metrics?: boolean;
   /** OTLP/HTTP endpoint for traces (`http://collector:4318`); no tracing when absent. */
   otlpEndpoint?: string;
-  /** Smallest REST JSON/text body compressed when asked (and Connect's threshold); 0 = off; default 1 KiB. */
+  /** Smallest REST JSON body compressed when asked (and Connect's threshold); 0 = off; default 1 KiB. */
   compressMinBytes?: number;
 }
 

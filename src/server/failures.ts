@@ -32,3 +32,8 @@ export function errorBody(err: unknown): { status: number; body: string } {
 export function toRpcError(err: unknown): ConnectError {
   return err instanceof ConnectError ? err : new ConnectError("internal error", Code.Internal);
 }
+
+/** How a request message that does not decode reads, on every RPC path (INVALID_ARGUMENT). */
+export function undecodableRequest(typeName: string, detail: string): ConnectError {
+  return new ConnectError(`request is not a valid ${typeName} message: ${detail}`, Code.InvalidArgument);
+}

@@ -9,12 +9,14 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
 
+import { undecodableRequest } from "./failures.js";
+
 const PREFIX = "parse binary: ";
 const GRPC_PREFIX = encodeURIComponent(PREFIX);
 
 /** The message a client sees for a body that does not decode as the method's input type. */
 function clientMessage(method: DescMethod, detail: string): string {
-  return `request is not a valid ${method.input.typeName} message: ${detail}`;
+  return undecodableRequest(method.input.typeName, detail).rawMessage;
 }
 
 /** The INVALID_ARGUMENT error that replaces connect-es's INTERNAL for an undecodable request message. */

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import { sidecarError } from "../shared/errors.js";
 import { createLogger, describeError, type Logger } from "../shared/log.js";
 import { serverStopping } from "../shared/stopping.js";
@@ -22,6 +22,7 @@ import type { Metrics } from "./metrics.js";
 import { rpcInterceptors, rpcRoutes } from "./rpc.js";
 import { StatsWindow } from "./stats.js";
 import type { Tracing } from "./tracing.js";
+import { createFastRpc } from "./rpc-fast/handler.js";
 import { traceOf } from "./trace.js";
 
 export const DEFAULT_LIMITS: Required<ServerLimits> = {
@@ -44,7 +45,7 @@ export interface SidecarConfig {
   metrics?: Metrics;
   /** Spans per request and backend call; none when absent. */
   tracing?: Tracing;
-  /** Smallest REST JSON/text body compressed (gzip/br) when the client accepts it, and Connect's threshold; 0 = off. */
+  /** Smallest REST JSON body compressed (gzip/br) when the client accepts it, and RPC's threshold; 0 = off. */
   compressMinBytes?: number;
 }
 
@@ -73,6 +74,8 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
   const health = createHealth(config.services);
   const { metrics, tracing } = config;
   const compressMinBytes = config.compressMinBytes ?? DEFAULT_COMPRESS_MIN_BYTES;
+  // 0 turns sending compressed RPC answers off; they are still accepted.
+  const rpcCompressMin = compressMinBytes > 0 ? compressMinBytes : Number.MAX_SAFE_INTEGER;
   if (metrics && tracing) metrics.tracer = tracing;
   const listeners: DualListener[] = [];
   const adminListeners: DualListener[] = [];
@@ -127,28 +130,38 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
     }
   }
 
+  const services = config.services.map((s) => s.instance);
+  // One list for both RPC paths, so the fast path's calls are counted and traced like the adapter's.
+  const interceptors = rpcInterceptors({
+    auth,
+    limits,
+    log,
+    metrics,
+    tracing,
+    names: new Map(config.services.map((s) => [s.instance.desc.typeName, s.name])),
+  });
+  const acceptCompression = [compressionGzip, compressionBrotli];
   const adapter = connectNodeAdapter({
-    routes: rpcRoutes({
-      services: config.services.map((s) => s.instance),
-      auth,
-      limits,
-      log,
-      registerHealth: health.register,
-    }),
-    interceptors: rpcInterceptors({
-      auth,
-      limits,
-      log,
-      metrics,
-      tracing,
-      names: new Map(config.services.map((s) => [s.instance.desc.typeName, s.name])),
-    }),
+    routes: rpcRoutes({ services, auth, limits, log, registerHealth: health.register }),
+    interceptors,
+    acceptCompression,
+    compressMinBytes: rpcCompressMin,
     readMaxBytes: limits.maxBodyBytes,
-    // gzip and br as connect-node negotiates them (its default list), from our threshold; 0 turns sending off.
-    compressMinBytes: compressMinBytes > 0 ? compressMinBytes : Number.MAX_SAFE_INTEGER,
     shutdownSignal: shutdown.signal,
     contextValues: () => createContextValues().set(serverStopping, stopping.signal),
     fallback: (req, res) => serveFallback(req as IncomingMessage, res as ServerResponse),
+  });
+  // Unary calls of the services themselves skip connect-node's per-call machinery; the same interceptors and
+  // implementations run. Streams, health, reflection and anything unusual go to the adapter.
+  const fast = createFastRpc({
+    services,
+    interceptors,
+    readMaxBytes: limits.maxBodyBytes,
+    acceptCompression,
+    compressMinBytes: rpcCompressMin,
+    shutdownSignal: shutdown.signal,
+    stoppingSignal: stopping.signal,
+    log,
   });
 
   function serveFallback(req: IncomingMessage, res: ServerResponse) {
@@ -161,15 +174,19 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
 
   const handler: NodeHandler = (req, res) => {
     const trace = traceOf(req.headers);
-    res.setHeader("x-trace-id", trace.traceId);
-    // With tracing on, the REST layer and the RPC interceptor answer with the request span's own traceparent.
-    if (trace.traceparent && !tracing) res.setHeader("traceparent", trace.traceparent);
     // RPC paths are "/package.Service/Method"; anything whose first segment has no dot is REST or /health and
     // skips the adapter's own routing.
     const url = req.url ?? "/";
     const end = url.indexOf("/", 1);
     const dot = url.indexOf(".");
-    if (dot > 0 && (end < 0 || dot < end)) adapter(req, res);
+    const rpc = dot > 0 && (end < 0 || dot < end);
+    // The fast path writes the trace headers with its own (setHeader validates and stores each one apart).
+    // With tracing on, the REST layer and the RPC interceptor answer with the request span's own traceparent.
+    const echo = tracing ? { traceId: trace.traceId } : trace;
+    if (rpc && fast(req, res, echo)) return;
+    res.setHeader("x-trace-id", trace.traceId);
+    if (echo.traceparent) res.setHeader("traceparent", echo.traceparent);
+    if (rpc) adapter(req, res);
     else serveFallback(req as IncomingMessage, res as ServerResponse);
   };
 

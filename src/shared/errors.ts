@@ -29,6 +29,8 @@ export const ErrorKinds = {
   SQL_ERROR: { code: "SQL_ERROR", connect: Code.InvalidArgument, status: 400 },
   SQL_CONFLICT: { code: "SQL_ERROR", connect: Code.AlreadyExists, status: 409 },
   SCRIPT_ERROR: { code: "SCRIPT_ERROR", connect: Code.Aborted, status: 422 },
+  // A query asked for more rows or bytes than the server hands out: the caller's to narrow, never retried as-is.
+  RESULT_TOO_LARGE: { code: "RESULT_TOO_LARGE", connect: Code.ResourceExhausted, status: 400 },
   TOO_MANY_REQUESTS: { code: "TOO_MANY_REQUESTS", connect: Code.ResourceExhausted, status: 429 },
   INTERNAL_ERROR: { code: "INTERNAL_ERROR", connect: Code.Internal, status: 500 },
   NOT_IMPLEMENTED: { code: "NOT_IMPLEMENTED", connect: Code.Unimplemented, status: 501 },

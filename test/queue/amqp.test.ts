@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { AmqpQueue } from "../../src/services/queue/backends/amqp.js";
 import { backendAvailable, runId } from "../helpers/backends.js";
 import { deleteAmqpNames } from "./amqp-cleanup.js";
-import { describeQueueContract } from "./contract.js";
+import { describeQueueContract } from "./contract/index.js";
 
 const URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const up = await backendAvailable("rabbitmq", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MemoryQueue } from "../../src/services/queue/backends/memory.js";
-import { describeQueueContract } from "./contract.js";
+import { describeQueueContract } from "./contract/index.js";
 
 describeQueueContract("memory", async (opts) => new MemoryQueue(opts));
 

@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { RedisQueue } from "../../src/services/queue/backends/redis.js";
 import { backendAvailable, runId } from "../helpers/backends.js";
-import { describeQueueContract } from "./contract.js";
+import { describeQueueContract } from "./contract/index.js";
 
 const URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = runId("mikcar-test-") + ":";

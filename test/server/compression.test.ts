@@ -90,6 +90,18 @@ describe("REST compression", () => {
     expect(none.body.length).toBeGreaterThan(1024);
   });
 
+  it("never compresses stored bytes: a large text KV value goes out as stored", async () => {
+    const own = await startSidecar({ services: { kv: "memory://" } });
+    try {
+      await fetch(`${own.url}/kv/set/big-text`, { method: "POST", body: "lorem ipsum ".repeat(500) });
+      const r = await get(own.url, "/kv/get/big-text", { "accept-encoding": "gzip, br" });
+      expect(r.headers["content-encoding"]).toBeUndefined();
+      expect(r.body.length).toBe(6000);
+    } finally {
+      await own.close();
+    }
+  });
+
   it("never compresses object downloads or Range responses", async () => {
     const whole = await get(s.url, "/storage/object/doc.json", { "accept-encoding": "gzip, br" });
     expect(whole.status).toBe(200);

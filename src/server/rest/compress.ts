@@ -1,7 +1,7 @@
 /**
- * Response compression for REST: gzip or Brotli for JSON and text bodies at or above a size threshold, when the
- * client's `Accept-Encoding` allows it. Never for types that are compressed already (images, archives, …),
- * for opaque bytes (KV values, objects: their type says nothing about their content) or for Range responses.
+ * Response compression for REST: gzip or Brotli for the sidecar's JSON answers at or above a size threshold,
+ * when the client's `Accept-Encoding` allows it. Never for stored bytes (objects, KV values: their type is the
+ * caller's and they may be compressed already) or for Range responses.
  */
 import { promisify } from "node:util";
 import { brotliCompress, constants, gzip } from "node:zlib";
@@ -14,19 +14,11 @@ export type Encoding = "br" | "gzip";
 // Brotli's default quality (11) costs ~50x gzip's CPU for a few percent; 5 is about gzip's speed and smaller.
 const BROTLI_OPTIONS = { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } };
 
-/** JSON, text, XML and JavaScript; everything else is left as it is. */
+/** JSON (and JSON lines); everything else is left as it is. */
 export function compressible(contentType: string | undefined): boolean {
   if (!contentType) return false;
   const t = contentType.split(";", 1)[0]!.trim().toLowerCase();
-  return (
-    t === "application/json" ||
-    t.endsWith("+json") ||
-    t === "application/x-ndjson" ||
-    t.startsWith("text/") ||
-    t === "application/xml" ||
-    t.endsWith("+xml") ||
-    t === "application/javascript"
-  );
+  return t === "application/json" || t.endsWith("+json") || t === "application/x-ndjson";
 }
 
 /** The encoding to use for an `Accept-Encoding` value: Brotli when at least as welcome as gzip, else gzip. */

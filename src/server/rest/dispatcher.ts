@@ -254,7 +254,7 @@ async function writeStream(res: ServerResponse, r: RestResponse, idleMs: number)
 }
 
 /**
- * Writes a buffered result. A JSON or text body of at least `minCompress` bytes (0 = never) is compressed when
+ * Writes a buffered result. A JSON body of at least `minCompress` bytes (0 = never) is compressed when
  * the client accepts gzip or br: then the returned promise settles once it is written; otherwise the write is
  * synchronous and nothing is returned. Range responses (206, Content-Range) and encoded bodies are sent as is.
  */
@@ -285,7 +285,9 @@ function writeResult(
       status !== 206 &&
       headers["content-range"] === undefined &&
       headers["content-encoding"] === undefined &&
-      compressible(headers["content-type"] as string | undefined)
+      // The sidecar's own JSON: results, listings, messages. Never stored bytes (objects carry an ETag for
+      // exactly those bytes; KV values are the caller's), whatever their type.
+      (r.json !== undefined || (headers.etag === undefined && compressible(headers["content-type"] as string)))
     ) {
       headers.vary = "accept-encoding";
       const enc = req.method === "HEAD" ? undefined : pickEncoding(req.headers["accept-encoding"]);
@@ -329,8 +331,8 @@ export function sendError(
     "content-length": Buffer.byteLength(body),
     ...extraHeaders,
   };
-  // An open circuit breaker says when to come back.
-  const retryAfter = err instanceof ConnectError ? err.metadata.get("retry-after") : null;
+  // An error that says when to come back (a full queue) says it to REST clients too, as Connect does on RPC.
+  const retryAfter = err instanceof SidecarError ? err.metadata.get("retry-after") : null;
   if (retryAfter !== null) headers["retry-after"] = retryAfter;
   // `Connection` is an HTTP/1-only header; HTTP/2 refuses it.
   if (req.httpVersionMajor !== 1) delete headers.connection;

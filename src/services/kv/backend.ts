@@ -3,6 +3,7 @@
  * identical semantics (checked by one contract suite). Validation lives in the service, not here.
  */
 import { sidecarError } from "../../shared/errors.js";
+import { compareUtf8 } from "../../shared/utf8-order.js";
 
 export type KvEventType = "set" | "delete" | "expire";
 
@@ -65,9 +66,7 @@ export function parseStoredInteger(value: Uint8Array): bigint | undefined {
 }
 
 /** Compares keys in UTF-8 byte order, the order every backend lists keys in. */
-export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
-}
+export const compareKeys: (a: string, b: string) => number = compareUtf8;
 
 export function notIntegerError(key: string) {
   return sidecarError("CONFLICT", `value of key ${JSON.stringify(key)} is not a 64-bit integer`);

@@ -15,9 +15,19 @@ export class Waiters {
     return this.versions.get(key) ?? 0;
   }
 
-  notify(key: string): void {
+  /**
+   * Bumps `key`'s version and wakes its waiters; with `one`, only the longest-waiting one. A backend passes
+   * `one` when a single message became receivable for one consumer set: waking every long-poll on a queue for
+   * each push would have all of them race for it and all but one go back to sleep (at 256 connections on 16
+   * queues, that herd cost more than the push). Callers that are between a receive and their wait see the new
+   * version and retry on their own.
+   */
+  notify(key: string, one = false): void {
     this.versions.set(key, this.version(key) + 1);
-    for (const w of this.waiting.get(key) ?? []) w.wake();
+    const set = this.waiting.get(key);
+    if (!set) return;
+    if (one) set.values().next().value?.wake();
+    else for (const w of set) w.wake();
   }
 
   /** Wakes every waiter (e.g. after a reconnect, when anything may have changed). */

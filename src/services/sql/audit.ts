@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { toEnvelope } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
-import type { SqlBackend, SqlResult, SqlTx, SqlValue } from "./backend.js";
+import type { RunOptions, SqlBackend, SqlResult, SqlTx, SqlValue } from "./backend.js";
 
 const LEADING_NOISE = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/;
 const MAX_SHOWN = 300;
@@ -78,7 +78,12 @@ export const TRANSACTION_CONTROL_MESSAGE =
 
 /** Wraps a backend so that every statement, in or out of a transaction, writes one audit line. */
 export function auditBackend(backend: SqlBackend, log: Logger): SqlBackend {
-  const audited = async (sql: string, run: () => Promise<SqlResult>, scope: string): Promise<SqlResult> => {
+  const audited = async (
+    sql: string,
+    run: () => Promise<SqlResult>,
+    scope: string,
+    o: RunOptions = {},
+  ): Promise<SqlResult> => {
     const start = performance.now();
     try {
       const r = await run();
@@ -86,7 +91,7 @@ export function auditBackend(backend: SqlBackend, log: Logger): SqlBackend {
         ...fingerprint(sql),
         scope,
         duration_ms: round(performance.now() - start),
-        rows: r.columns.length > 0 ? r.rows.length : r.rowsAffected,
+        rows: r.columns.length > 0 && !o.discardRows ? r.rows.length : r.rowsAffected,
         ok: true,
       });
       return r;
@@ -105,12 +110,13 @@ export function auditBackend(backend: SqlBackend, log: Logger): SqlBackend {
   };
   return {
     name: backend.name,
-    run: (sql, params) => audited(sql, () => backend.run(sql, params), "statement"),
+    run: (sql, params, o) => audited(sql, () => backend.run(sql, params, o), "statement", o),
     transaction: (fn, opts) =>
       backend.transaction(
         (tx) =>
           fn({
-            run: (sql: string, params: readonly SqlValue[]) => audited(sql, () => tx.run(sql, params), "transaction"),
+            run: (sql: string, params: readonly SqlValue[], o?: RunOptions) =>
+              audited(sql, () => tx.run(sql, params, o), "transaction", o),
           } satisfies SqlTx),
         opts,
       ),

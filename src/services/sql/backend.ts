@@ -29,17 +29,37 @@ export interface SqlResult {
   rowsAffected: number;
 }
 
+/** How a statement's rows are wanted. */
+export interface RunOptions {
+  /**
+   * Only the count matters (execute, batch): rows a statement returns are read and dropped as they arrive, so
+   * `rows` is empty and no result limit applies.
+   */
+  discardRows?: boolean;
+}
+
 /** A statement runner bound to one open transaction. */
 export interface SqlTx {
-  run(sql: string, params: readonly SqlValue[]): Promise<SqlResult>;
+  run(sql: string, params: readonly SqlValue[], opts?: RunOptions): Promise<SqlResult>;
 }
 
 export interface TransactionOptions {
   /**
-   * Aborting it while a statement is in flight ends the transaction at once (the connection is dropped, which
-   * rolls back on the server) — how a script watchdog stops a slow statement.
+   * Aborting it while a statement is in flight ends the transaction at once (the session is ended, which rolls
+   * back on the server) — how a script watchdog stops a slow statement. Once it is aborted the transaction never
+   * commits: a request that has been answered (408, client gone) leaves nothing behind.
    */
   signal?: AbortSignal;
+}
+
+/**
+ * What one result may hold. A backend never keeps more than this in memory: it stops reading (and rolls back what
+ * the statement did on its own) as soon as a result goes over, and fails with RESULT_TOO_LARGE.
+ */
+export interface ResultLimits {
+  maxRows: number;
+  /** Measured as `valueSize` of every value plus its column name, about the size of the REST JSON. */
+  maxBytes: number;
 }
 
 export interface SqlBackendOptions {
@@ -47,15 +67,16 @@ export interface SqlBackendOptions {
   readonly: boolean;
   /** Pool size for client/server databases. */
   poolSize: number;
-  /** Per-statement time limit where the database can enforce one; 0 = none. */
+  /** Per-statement time limit; 0 = none. */
   statementTimeoutMs: number;
+  result: ResultLimits;
 }
 
 export interface SqlBackend {
   /** Short name shown in health and logs: "postgres", "sqlite". */
   readonly name: string;
   /** One statement, committed on its own. */
-  run(sql: string, params: readonly SqlValue[]): Promise<SqlResult>;
+  run(sql: string, params: readonly SqlValue[], opts?: RunOptions): Promise<SqlResult>;
   /** Runs `fn` in one transaction: commits when it resolves, rolls back when it rejects. */
   transaction<T>(fn: (tx: SqlTx) => Promise<T>, opts?: TransactionOptions): Promise<T>;
   ping(): Promise<void>;

@@ -6,7 +6,7 @@ import { type OptionInput, type OptionSpec, resolveOptions } from "../../shared/
 import { type ServiceInstance, type ServiceModule, serviceInstance } from "../module.js";
 import { auditBackend } from "./audit.js";
 import type { ServiceObserver } from "../../shared/instrument.js";
-import type { SqlBackend } from "./backend.js";
+import type { ResultLimits, SqlBackend } from "./backend.js";
 import { SQL_CALLS } from "./calls.js";
 import { SQL_SCHEMES, openSqlBackend } from "./registry.js";
 import { ScriptPool } from "./script/pool.js";
@@ -20,16 +20,21 @@ export interface SqlSettings {
   readonly: boolean;
   poolSize: number;
   statementTimeoutMs: number;
+  result: ResultLimits;
   scripts: ScriptLimits;
   scriptWorkers: number;
+  /** Scripts that may wait for a worker; more are refused with 503 and Retry-After. */
+  scriptQueue: number;
 }
 
 export const DEFAULT_SQL_SETTINGS: SqlSettings = {
   readonly: false,
   poolSize: 10,
   statementTimeoutMs: 30_000,
+  result: { maxRows: 10_000, maxBytes: 16 * MiB },
   scripts: { timeMs: 5_000, memoryBytes: 64 * MiB, stackBytes: 256 * 1024 },
   scriptWorkers: availableParallelism(),
+  scriptQueue: 32,
 };
 
 const options: Record<string, OptionSpec> = {
@@ -47,8 +52,24 @@ const options: Record<string, OptionSpec> = {
     bare: "ms",
     max: 86_400_000,
     env: "SQL_STATEMENT_TIMEOUT",
-    description: "per-statement limit, 0 = none (Postgres only)",
+    description: "per-statement limit, 0 = none",
     default: DEFAULT_SQL_SETTINGS.statementTimeoutMs,
+  },
+  "max-rows": {
+    type: "integer",
+    min: 1,
+    max: 10_000_000,
+    env: "SQL_MAX_ROWS",
+    description: "rows one result may have (more: 400 RESULT_TOO_LARGE)",
+    default: DEFAULT_SQL_SETTINGS.result.maxRows,
+  },
+  "max-result-size": {
+    type: "size",
+    min: 1024,
+    max: 1024 * MiB,
+    env: "SQL_MAX_RESULT_SIZE",
+    description: "size one result may have (more: 400 RESULT_TOO_LARGE)",
+    default: DEFAULT_SQL_SETTINGS.result.maxBytes,
   },
   "script-timeout": {
     type: "duration",
@@ -85,6 +106,14 @@ const options: Record<string, OptionSpec> = {
     description: "scripts running at once",
     default: DEFAULT_SQL_SETTINGS.scriptWorkers,
   },
+  "script-queue": {
+    type: "integer",
+    min: 0,
+    max: 100_000,
+    env: "SQL_SCRIPT_QUEUE",
+    description: "scripts waiting for a worker (more: 503 with Retry-After)",
+    default: DEFAULT_SQL_SETTINGS.scriptQueue,
+  },
 };
 
 /** The SQL settings from the module's options (already parsed and defaulted by the option parser). */
@@ -94,12 +123,14 @@ export function sqlSettings(o: Readonly<Record<string, OptionInput>> = {}): SqlS
     readonly: v.readonly as boolean,
     poolSize: v["pool-size"] as number,
     statementTimeoutMs: v["statement-timeout"] as number,
+    result: { maxRows: v["max-rows"] as number, maxBytes: v["max-result-size"] as number },
     scripts: {
       timeMs: v["script-timeout"] as number,
       memoryBytes: v["script-memory"] as number,
       stackBytes: v["script-stack"] as number,
     },
     scriptWorkers: v["script-workers"] as number,
+    scriptQueue: v["script-queue"] as number,
   };
 }
 
@@ -114,7 +145,9 @@ export interface SqlInstanceOptions {
 export function sqlInstance(backend: SqlBackend, opts: SqlInstanceOptions = {}): ServiceInstance<typeof SqlService> {
   const settings = opts.settings ?? DEFAULT_SQL_SETTINGS;
   const audited = auditBackend(backend, opts.log ?? createLogger("silent"));
-  const scripts = new ScriptPool(settings.scripts, settings.scriptWorkers);
+  // What a script hands out (its result, the params of a call) is bounded like a query's result.
+  const limits = { ...settings.scripts, outputBytes: settings.result.maxBytes };
+  const scripts = new ScriptPool(limits, settings.scriptWorkers, settings.scriptQueue);
   opts.observer?.scriptWorkers(() => scripts.stats());
   return serviceInstance(SqlService, createSqlService(audited, scripts), sqlRoutes, backend, () => scripts.close());
 }

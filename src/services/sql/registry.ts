@@ -16,7 +16,7 @@ export async function openSqlBackend(url: string, opts: SqlBackendOptions): Prom
       return new (await import("./backends/postgres.js")).PostgresSql(url, opts);
     case "sqlite": {
       const path = /^sqlite::memory:$/i.test(url) || /^sqlite:\/\/:memory:$/i.test(url) ? ":memory:" : filePath(url);
-      return new (await import("./backends/sqlite.js")).SqliteSql(path, opts);
+      return (await import("./backends/sqlite.js")).SqliteSql.open(path, opts);
     }
     default:
       throw unsupportedScheme("SQL", url, SQL_SCHEMES);

@@ -47,11 +47,11 @@ export function createSqlService(backend: SqlBackend, scripts: ScriptPool): Serv
 
     async execute(req) {
       checkSql(req.sql);
-      const r = await backend.run(req.sql, params(req.params));
+      const r = await backend.run(req.sql, params(req.params), { discardRows: true });
       return { rowsAffected: BigInt(r.rowsAffected) };
     },
 
-    async batch(req) {
+    async batch(req, ctx) {
       const n = req.statements.length;
       if (n === 0) throw sidecarError("BAD_REQUEST", "statements must not be empty");
       if (n > MAX_STATEMENTS)
@@ -60,17 +60,21 @@ export function createSqlService(backend: SqlBackend, scripts: ScriptPool): Serv
         checkSql(s.sql, `statements[${i}].sql`);
         return { sql: s.sql, params: params(s.params, `statements[${i}].params`) };
       });
-      const affected = await backend.transaction(async (tx) => {
-        const out: bigint[] = [];
-        for (const [i, s] of stmts.entries()) {
-          try {
-            out.push(BigInt((await tx.run(s.sql, s.params)).rowsAffected));
-          } catch (err) {
-            throw atStatement(err, i);
+      // A batch whose request has been answered (408, client gone) is rolled back rather than committed.
+      const affected = await backend.transaction(
+        async (tx) => {
+          const out: bigint[] = [];
+          for (const [i, s] of stmts.entries()) {
+            try {
+              out.push(BigInt((await tx.run(s.sql, s.params, { discardRows: true })).rowsAffected));
+            } catch (err) {
+              throw atStatement(err, i);
+            }
           }
-        }
-        return out;
-      });
+          return out;
+        },
+        { signal: ctx?.signal },
+      );
       return {
         statementsExecuted: BigInt(n),
         totalRowsAffected: affected.reduce((a, b) => a + b, 0n),
@@ -78,11 +82,11 @@ export function createSqlService(backend: SqlBackend, scripts: ScriptPool): Serv
       };
     },
 
-    async script(req) {
+    async script(req, ctx) {
       if (req.script.trim() === "") throw sidecarError("BAD_REQUEST", "script must not be empty");
       if (req.script.length > MAX_SQL_BYTES)
         throw sidecarError("BAD_REQUEST", `script is longer than ${MAX_SQL_BYTES} characters`);
-      const r = await runScript(backend, scripts, req.script, req.inputJson);
+      const r = await runScript(backend, scripts, req.script, req.inputJson, ctx?.signal);
       return { resultJson: r.resultJson, queriesExecuted: BigInt(r.queries) };
     },
   };

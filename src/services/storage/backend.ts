@@ -3,6 +3,7 @@
  * identical semantics, checked by one contract suite. Validation and limits live in the service, not here.
  */
 import { createHash, type Hash } from "node:crypto";
+import { compareUtf8 } from "../../shared/utf8-order.js";
 
 export interface ObjectMeta {
   path: string;
@@ -63,9 +64,7 @@ export interface StorageBackend {
 }
 
 /** Compares paths in UTF-8 byte order, the order every backend lists in (S3's order). */
-export function comparePaths(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
-}
+export const comparePaths: (a: string, b: string) => number = compareUtf8;
 
 /** True when `path` is listed under `prefix` (segment-based: "a/b" holds "a/b/c", not "a/bc" nor "a/b"). */
 export function underPrefix(path: string, prefix: string): boolean {

@@ -34,12 +34,14 @@ export function withIdle<T>(p: Promise<T>, idleMs: number, signal?: AbortSignal)
       signal?.removeEventListener("abort", onAbort);
       f();
     };
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    // Handlers go on `p` first: when the caller is already gone, the read it started (usually of a request the
+    // client just reset) still settles, and a rejection nobody handles would take the whole process down.
     p.then(
       (v) => finish(() => resolve(v)),
       (e) => finish(() => reject(e)),
     );
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 

@@ -68,7 +68,7 @@ export class MemoryQueue implements QueueBackend {
   private enqueue(queue: string, payload: string): string {
     const msg: Msg = { id: randomUUID(), payload, seq: ++this.seq, deliveries: 0 };
     this.queue(queue).ready.push(msg);
-    this.waiters.notify(targetKey({ kind: "queue", name: queue }));
+    this.waiters.notify(targetKey({ kind: "queue", name: queue }), true);
     return msg.id;
   }
 
@@ -84,7 +84,7 @@ export class MemoryQueue implements QueueBackend {
       c.ready.push({ id, payload, seq, deliveries: 0 });
       // Bounded like a Redis topic stream or a RabbitMQ group queue: the oldest waiting message goes.
       if (c.ready.length > this.opts.maxTopicLength) c.ready.shift();
-      this.waiters.notify(targetKey({ kind: "topic", name: topic, group }));
+      this.waiters.notify(targetKey({ kind: "topic", name: topic, group }), true);
     }
     return id;
   }
@@ -144,7 +144,7 @@ export class MemoryQueue implements QueueBackend {
     }
     if (mode === "release") f.msg.deliveries--;
     c.requeue(f.msg);
-    this.waiters.notify(targetKey(t));
+    this.waiters.notify(targetKey(t), true);
     return true;
   }
 

@@ -60,9 +60,12 @@ export class RedisQueue implements QueueBackend {
     ] as const) {
       this.client.defineCommand(name, { lua, numberOfKeys: keys });
     }
-    this.sub.on("pmessage", (_p: string, channel: string) =>
-      this.waiters.notify(channel.slice(this.wakePrefix.length)),
-    );
+    // One wake-up is published per message: on a work queue it is for one consumer, so it wakes one waiter; a
+    // topic's key is shared by all its groups, so every waiter looks.
+    this.sub.on("pmessage", (_p: string, channel: string) => {
+      const key = channel.slice(this.wakePrefix.length);
+      this.waiters.notify(key, key.startsWith("q:"));
+    });
     // Wake-ups published while the subscriber was away are lost: let every waiter look again.
     this.sub.on("ready", () => this.waiters.notifyAll());
   }

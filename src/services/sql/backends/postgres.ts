@@ -9,6 +9,7 @@ import { SidecarError, sidecarError } from "../../../shared/errors.js";
 import { READONLY_REFUSED, TRANSACTION_CONTROL, TRANSACTION_CONTROL_MESSAGE, leadingKeyword } from "../audit.js";
 import {
   taggedText,
+  type RunOptions,
   type SqlBackend,
   type SqlBackendOptions,
   type SqlResult,
@@ -16,6 +17,7 @@ import {
   type SqlValue,
   type TransactionOptions,
 } from "../backend.js";
+import { BoundedQuery } from "./postgres-query.js";
 import { arrayOf, converterFor, isBuiltin, type Convert } from "./postgres-types.js";
 
 // Leave every value as the text Postgres printed; postgres-types.ts converts by OID in one place.
@@ -81,10 +83,10 @@ export class PostgresSql implements SqlBackend {
     this.begin = `BEGIN${opts.readonly ? " READ ONLY" : ""}; SELECT set_config('statement_timeout', '${timeout}', true)`;
   }
 
-  async run(sql: string, params: readonly SqlValue[]): Promise<SqlResult> {
-    if (this.opts.readonly) return this.transaction((tx) => tx.run(sql, params));
+  async run(sql: string, params: readonly SqlValue[], opts: RunOptions = {}): Promise<SqlResult> {
+    if (this.opts.readonly) return this.transaction((tx) => tx.run(sql, params, opts));
     return this.withClient(async (c, markBroken) => {
-      const r = await this.exec(c, sql, params);
+      const r = await this.exec(c, sql, params, opts, false);
       // Whatever slipped past the keyword check, a connection inside a transaction never goes back to the pool.
       if (c.getTransactionStatus() !== "I") {
         markBroken();
@@ -95,22 +97,26 @@ export class PostgresSql implements SqlBackend {
   }
 
   async transaction<T>(fn: (tx: SqlTx) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
+    const { signal } = opts;
+    if (signal?.aborted) throw abortReason(signal);
     return this.withClient(async (c, markBroken) => {
       const onAbort = () => {
         markBroken();
         void this.terminate(c);
       };
-      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      signal?.addEventListener("abort", onAbort, { once: true });
       try {
         await control(c, this.begin);
-        const result = await fn({ run: (sql, params) => this.exec(c, sql, params) });
+        const result = await fn({ run: (sql, params, o = {}) => this.exec(c, sql, params, o, true) });
+        // The caller gave up (its request was answered) while the last statement ran: roll back, never commit.
+        if (signal?.aborted) throw abortReason(signal);
         await control(c, "COMMIT");
         return result;
       } catch (err) {
-        if (!opts.signal?.aborted) await c.query("ROLLBACK").catch(markBroken);
+        if (!signal?.aborted) await c.query("ROLLBACK").catch(markBroken);
         throw err;
       } finally {
-        opts.signal?.removeEventListener("abort", onAbort);
+        signal?.removeEventListener("abort", onAbort);
       }
     });
   }
@@ -123,22 +129,28 @@ export class PostgresSql implements SqlBackend {
     await this.pool.end();
   }
 
-  private async exec(c: pg.PoolClient, sql: string, params: readonly SqlValue[]): Promise<SqlResult> {
-    if (this.opts.readonly && READONLY_REFUSED.has(leadingKeyword(sql))) {
-      throw sidecarError(
-        "FORBIDDEN",
-        `read-only mode: ${leadingKeyword(sql).toUpperCase()} statements are not allowed`,
-      );
+  private async exec(
+    c: pg.PoolClient,
+    sql: string,
+    params: readonly SqlValue[],
+    opts: RunOptions,
+    inTransaction: boolean,
+  ): Promise<SqlResult> {
+    const keyword = leadingKeyword(sql);
+    if (this.opts.readonly && READONLY_REFUSED.has(keyword)) {
+      throw sidecarError("FORBIDDEN", `read-only mode: ${keyword.toUpperCase()} statements are not allowed`);
     }
-    if (TRANSACTION_CONTROL.has(leadingKeyword(sql))) throw sidecarError("SQL_ERROR", TRANSACTION_CONTROL_MESSAGE);
+    if (TRANSACTION_CONTROL.has(keyword)) throw sidecarError("SQL_ERROR", TRANSACTION_CONTROL_MESSAGE);
+    const discardRows = !!opts.discardRows;
+    const q = new BoundedQuery(sql, params.map(toPg), {
+      discardRows,
+      limits: this.opts.result,
+      syncAtOnce: discardRows || inTransaction || onlyReads(keyword, sql),
+    });
     try {
-      const res = await c.query({
-        text: sql,
-        values: params.map(toPg),
-        rowMode: "array",
-        queryMode: "extended",
-      } as pg.QueryArrayConfig);
-      const fields = res.fields ?? [];
+      c.query(q);
+      const res = await q.result;
+      const fields = res.fields;
       if (res.rows.length > 0)
         await this.learnTypes(
           c,
@@ -147,8 +159,8 @@ export class PostgresSql implements SqlBackend {
       const conv = fields.map((f) => this.types.get(f.dataTypeID) ?? converterFor(f.dataTypeID));
       return {
         columns: fields.map((f) => f.name),
-        rows: (res.rows as Array<Array<string | null>>).map((r) => r.map((v, i) => (v === null ? null : conv[i]!(v)))),
-        rowsAffected: res.rowCount ?? 0,
+        rows: res.rows.map((r) => r.map((v, i) => (v === null ? null : conv[i]!(v)))),
+        rowsAffected: res.rowCount,
       };
     } catch (err) {
       throw mapPgError(err);
@@ -225,19 +237,36 @@ async function control(c: pg.PoolClient, sql: string): Promise<void> {
   }
 }
 
-function toPg(v: SqlValue): unknown {
+/** A parameter as the wire carries it: text, or bytes (sent in binary format), or NULL. */
+function toPg(v: SqlValue): string | Buffer | null {
   switch (typeof v) {
     case "bigint":
-      return v.toString();
-    case "number":
-      return Number.isFinite(v) ? v : String(v);
     case "boolean":
     case "string":
-      return v;
+      return String(v);
+    case "number":
+      return String(v);
   }
   if (v === null) return null;
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
   return taggedText(v);
+}
+
+/**
+ * Statements that write nothing on their own, whose result may be refused after their Sync (one round trip);
+ * anything else waits for its result before the Sync that commits it (see postgres-query.ts). A SELECT calling a
+ * function that writes is the one thing this cannot see.
+ */
+function onlyReads(keyword: string, sql: string): boolean {
+  if (keyword === "select" || keyword === "values" || keyword === "table" || keyword === "show") return true;
+  return keyword === "with" && !/\b(insert|update|delete|merge)\b/i.test(sql);
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  const reason: unknown = signal.reason;
+  return reason instanceof SidecarError
+    ? reason
+    : sidecarError("REQUEST_TIMEOUT", "the request ended before the transaction committed");
 }
 
 /** Native pg errors → catalogue errors. Never includes connection strings. */

@@ -12,11 +12,16 @@ export interface ScriptLimits {
   memoryBytes: number;
   /** QuickJS stack limit, which catches deep recursion. */
   stackBytes: number;
+  /** Largest JSON text a script hands out: its result, or the params of one SQL call (default 16 MiB). */
+  outputBytes?: number;
 }
 
 export interface WorkerInit {
   wasm: WebAssembly.Module;
-  /** Int32Array over a SharedArrayBuffer: slot 0 is set to 1 when a SQL answer is posted. */
+  /**
+   * Int32Array over a SharedArrayBuffer: slot 0 is set to 1 when a SQL answer is posted; slot 1 is set to 1 when
+   * the running script is to stop now (its request ended), which the sandbox's interrupt handler reads.
+   */
   flag: SharedArrayBuffer;
   reply: MessagePort;
   /** The pool's memory cap, so the sandbox's wasm instance is made before the worker reports ready. */
@@ -48,7 +53,7 @@ export type SqlReply = { ok: true; json: string } | { ok: false; message: string
 export type FailureReason = "error" | "timeout" | "memory" | "stack";
 
 export type DoneMessage =
-  | { type: "done"; ok: true; result: string }
+  | { type: "done"; ok: true; result: string; recycle: boolean }
   | { type: "done"; ok: false; reason: FailureReason; message: string; recycle: boolean };
 
 /** Sent once by a new worker when its code is loaded, so that start-up never counts against a script's time. */

@@ -5,7 +5,7 @@
  */
 import { SidecarError, sidecarError } from "../../../shared/errors.js";
 import { parseExact, stringifyExact } from "../../../shared/exact-json.js";
-import type { SqlBackend, SqlTx, SqlValue } from "../backend.js";
+import type { RunOptions, SqlBackend, SqlTx, SqlValue } from "../backend.js";
 import { rowObjects, valueOfJson } from "../values.js";
 import { ScriptFailure, type ScriptPool } from "./pool.js";
 import type { ScriptLimits } from "./protocol.js";
@@ -21,6 +21,9 @@ export async function runScript(
   pool: ScriptPool,
   code: string,
   inputJson: string,
+  /** The request's: once it aborts (408, client gone) the script is dropped from the queue or stopped, and its
+   * transaction never commits. */
+  signal?: AbortSignal,
 ): Promise<{ resultJson: string; queries: number }> {
   let input: unknown = null;
   if (inputJson !== "") {
@@ -30,11 +33,14 @@ export async function runScript(
       throw sidecarError("BAD_REQUEST", `input_json is not valid JSON: ${(err as Error).message}`);
     }
   }
-  const lease = await pool.acquire();
+  const lease = await pool.acquire(signal);
   let queries = 0;
   let inFlight = 0;
   let failed: FailedQuery | undefined;
   const abort = new AbortController();
+  // The request ending ends the transaction with it, a statement in flight included.
+  const onRequestEnd = () => abort.abort(signal!.reason);
+  signal?.addEventListener("abort", onRequestEnd, { once: true });
   // The transaction starts with the first statement, so a script that is still computing holds no connection
   // (and, on SQLite, does not block other statements).
   const tx = lazyTransaction(backend, abort.signal);
@@ -44,25 +50,30 @@ export async function runScript(
       // The worker is given back as soon as the script has run: COMMIT or ROLLBACK is the database's work, and
       // holding the worker through that round trip left it idle for ~1 ms per script under load.
       value = await lease
-        .run(code, input, async (op, sql, params) => {
-          const index = queries++;
-          if (failed)
-            throw new Error(
-              `query ${index} was not run: query ${failed.index} already failed and the transaction is aborted`,
-            );
-          inFlight++;
-          try {
-            const values = params.map((p, i) => valueOfJson(p, `params[${i}]`));
-            const r = await tx.run(sql, values);
-            return op === "query" ? rowObjects(r.columns, r.rows) : r.rowsAffected;
-          } catch (err) {
-            const error = err instanceof SidecarError ? err : sidecarError("SQL_ERROR", (err as Error).message);
-            failed ??= { index, sql, error };
-            throw error;
-          } finally {
-            inFlight--;
-          }
-        })
+        .run(
+          code,
+          input,
+          async (op, sql, params) => {
+            const index = queries++;
+            if (failed)
+              throw new Error(
+                `query ${index} was not run: query ${failed.index} already failed and the transaction is aborted`,
+              );
+            inFlight++;
+            try {
+              const values = params.map((p, i) => valueOfJson(p, `params[${i}]`));
+              const r = await tx.run(sql, values, { discardRows: op === "execute" });
+              return op === "query" ? rowObjects(r.columns, r.rows) : r.rowsAffected;
+            } catch (err) {
+              const error = err instanceof SidecarError ? err : sidecarError("SQL_ERROR", (err as Error).message);
+              failed ??= { index, sql, error };
+              throw error;
+            } finally {
+              inFlight--;
+            }
+          },
+          signal,
+        )
         .finally(() => lease.release());
       if (failed) {
         throw new ScriptFailure(
@@ -76,16 +87,26 @@ export async function runScript(
       await tx.end(false).catch(() => {});
       throw err;
     }
+    // The script finished after its request was answered: nothing it did may stay.
+    if (signal?.aborted) {
+      await tx.end(false).catch(() => {});
+      throw new ScriptFailure("cancelled", "the request ended before the script did");
+    }
     await tx.end(true);
     return { resultJson: stringifyExact(value ?? null), queries };
   } catch (err) {
     throw scriptError(err, failed, pool.limits);
   } finally {
+    signal?.removeEventListener("abort", onRequestEnd);
     lease.release();
   }
 }
 
 function scriptError(err: unknown, failed: FailedQuery | undefined, limits: ScriptLimits): unknown {
+  // Nobody is waiting for this answer any more (the request got its 408); it only reaches the logs.
+  if (err instanceof ScriptFailure && err.reason === "cancelled") {
+    return sidecarError("REQUEST_TIMEOUT", `${err.message}; it was stopped and rolled back`, { reason: "cancelled" });
+  }
   // The database being down is not the script's fault: report it as such.
   if (failed?.error.kind.status === 503) return failed.error;
   if (!(err instanceof ScriptFailure)) {
@@ -111,11 +132,14 @@ const ROLLBACK = Symbol("rollback");
 
 /**
  * `backend.transaction` turned inside out: begun by the first `run`, ended by `end(commit)`. Nothing happens
- * on the database when no statement ran.
+ * on the database when no statement ran. `end` may come before the transaction has begun (a script stopped
+ * while its first statement waited for the database): the transaction then ends as soon as it begins, rather
+ * than holding its connection, or SQLite's lock, forever.
  */
 function lazyTransaction(backend: SqlBackend, signal: AbortSignal) {
   let started: Promise<SqlTx> | undefined;
-  let finish: (commit: boolean) => void = () => {};
+  let outcome: boolean | undefined;
+  let finish: ((commit: boolean) => void) | undefined;
   let done: Promise<unknown> = Promise.resolve();
   const start = () =>
     (started ??= new Promise<SqlTx>((resolveTx, rejectTx) => {
@@ -124,7 +148,11 @@ function lazyTransaction(backend: SqlBackend, signal: AbortSignal) {
           (tx) =>
             new Promise((resolve, reject) => {
               finish = (commit) => (commit ? resolve(undefined) : reject(ROLLBACK));
-              resolveTx(tx);
+              if (outcome === undefined) resolveTx(tx);
+              else {
+                rejectTx(new Error("the script ended before its first statement ran"));
+                finish(outcome);
+              }
             }),
           { signal },
         )
@@ -136,10 +164,11 @@ function lazyTransaction(backend: SqlBackend, signal: AbortSignal) {
       done.catch(() => {});
     }));
   return {
-    run: async (sql: string, params: SqlValue[]) => (await start()).run(sql, params),
+    run: async (sql: string, params: SqlValue[], opts?: RunOptions) => (await start()).run(sql, params, opts),
     async end(commit: boolean) {
       if (!started) return;
-      finish(commit);
+      outcome = commit;
+      finish?.(commit);
       await done;
     },
   };

@@ -10,6 +10,7 @@ import {
   RELEASE_SYNC,
   type QuickJSContext,
   type QuickJSHandle,
+  type QuickJSRuntime,
   type QuickJSWASMModule,
 } from "quickjs-emscripten";
 import type {
@@ -28,28 +29,37 @@ const Wasm = (
   globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => object } }
 ).WebAssembly;
 const flag = new Int32Array(init.flag);
+/** Slot of `flag` the pool sets when the running script is to stop (see protocol.ts). */
+const STOP = 1;
 const PAGE = 65_536;
 // QuickJS's wasm module needs this much memory to start; the cap is never set below it.
 const MIN_PAGES = 256;
 
 // The prelude keeps its own JSON functions, taken before the script runs, so a script that replaces
 // JSON.stringify still exchanges valid JSON with the host.
-const PRELUDE = `(function (host, inputText, mark) {
+// Texts leaving the sandbox are measured here, inside it, so an oversized result is refused before it is copied
+// out of the wasm memory.
+const PRELUDE = `(function (host, inputText, mark, maxOut) {
   const { parse, stringify } = JSON;
+  const RangeErr = RangeError;
+  const bounded = (text, what) => {
+    if (text.length > maxOut) throw new RangeErr(what + " is larger than " + maxOut + " bytes, the limit (--sql-max-result-size)");
+    return text;
+  };
   const revive = (k, v) => (typeof v === "string" && v.startsWith(mark) ? BigInt(v.slice(mark.length)) : v);
   const replace = (k, v) => (typeof v === "bigint" ? mark + v : v);
   const decode = (t) => parse(t, revive);
   const call = (op, text, params) => {
     if (typeof text !== "string") throw new TypeError("sql." + op + ": the first argument must be an SQL string");
     if (params !== undefined && params !== null && !Array.isArray(params)) throw new TypeError("sql." + op + ": params must be an array");
-    return decode(host(op, text, stringify(params ?? [], replace)));
+    return decode(host(op, text, bounded(stringify(params ?? [], replace), "sql." + op + ": params")));
   };
   globalThis.sql = Object.freeze({
     query: (text, params) => call("query", text, params),
     execute: (text, params) => call("execute", text, params),
   });
   globalThis.input = decode(inputText);
-  return (v) => stringify(v === undefined ? null : v, replace) ?? "null";
+  return (v) => bounded(stringify(v === undefined ? null : v, replace) ?? "null", "the script's result");
 })`;
 
 parentPort!.on("message", (msg: RunMessage) => {
@@ -66,18 +76,32 @@ function hostCall(op: "query" | "execute", sql: string, params: string): SqlRepl
 }
 
 // One wasm instance per worker, reused while scripts end normally (a fresh runtime each time); after a
-// host-level failure the pool replaces the whole worker. Its memory's maximum is the script memory cap.
+// host-level failure or a script that ran out of memory the pool replaces the whole worker, so a fresh one starts
+// with a small memory again. Its memory's maximum is the script memory cap.
 let instance: Promise<QuickJSWASMModule> | undefined;
+let memory: { buffer: ArrayBuffer } | undefined;
+let memoryMax = 0;
 
 function quickjs(memoryBytes: number): Promise<QuickJSWASMModule> {
   if (instance) return instance;
   // Only when there is no instance yet: a Memory is 16 MiB zeroed up front, which cost ~1 ms per script when it
   // was made (and thrown away) on every run.
   const pages = Math.max(MIN_PAGES, Math.floor(memoryBytes / PAGE));
-  const memory = new Wasm.Memory({ initial: MIN_PAGES, maximum: pages });
+  memory = new Wasm.Memory({ initial: MIN_PAGES, maximum: pages }) as { buffer: ArrayBuffer };
+  memoryMax = pages * PAGE;
   return (instance = newQuickJSWASMModuleFromVariant(
-    newVariant(RELEASE_SYNC, { wasmModule: init.wasm, wasmMemory: memory as never }),
+    newVariant(RELEASE_SYNC, {
+      wasmModule: init.wasm,
+      wasmMemory: memory as never,
+      // The engine's own diagnostics (an abort's assertion text) are not the script's; the failure is reported.
+      emscriptenModule: { printErr: () => {}, print: () => {} } as never,
+    }),
   ));
+}
+
+/** The sandbox's memory has grown to its cap: an allocation may have failed. */
+function memoryFull(): boolean {
+  return memory !== undefined && memory.buffer.byteLength + 2 * 1024 * 1024 >= memoryMax;
 }
 
 // Ready once the sandbox can be made; a failure to instantiate is reported by the first run instead.
@@ -86,51 +110,75 @@ void quickjs(init.memoryBytes)
   .then(() => parentPort!.postMessage({ type: "ready" } satisfies ReadyMessage));
 
 async function run(msg: RunMessage): Promise<DoneMessage> {
+  let done: DoneMessage;
+  let rt: QuickJSRuntime | undefined;
   let ctx: QuickJSContext | undefined;
   try {
     const qjs = await quickjs(msg.limits.memoryBytes);
-    const rt = qjs.newRuntime();
+    rt = qjs.newRuntime();
     rt.setMemoryLimit(msg.limits.memoryBytes);
     rt.setMaxStackSize(msg.limits.stackBytes);
-    rt.setInterruptHandler(() => Date.now() > msg.deadline);
+    rt.setInterruptHandler(() => Date.now() > msg.deadline || Atomics.load(flag, STOP) !== 0);
     ctx = rt.newContext();
     const result = evaluate(ctx, msg);
-    const done: DoneMessage = result.ok
-      ? { type: "done", ok: true, result: result.value }
-      : {
-          type: "done",
-          ok: false,
-          reason: classify(result.error, msg.deadline),
-          message: result.error.message,
-          recycle: false,
-        };
-    ctx.dispose();
-    rt.dispose();
-    return done;
+    if (result.ok) done = { type: "done", ok: true, result: result.value, recycle: false };
+    else {
+      const reason = classify(result.error, msg.deadline);
+      done = { type: "done", ok: false, reason, message: describe(result.error, reason), recycle: reason === "memory" };
+    }
   } catch (err) {
-    // A host-level failure (the wasm stack or memory gave out mid-call) leaves the instance unusable; it is
-    // dropped, and the worker is replaced to be safe.
-    const e = err as Error;
-    const reason: FailureReason = /call stack/i.test(e.message)
+    // A host-level failure (the engine aborted, or its stack or memory gave out mid-call) leaves the instance
+    // unusable: the worker is replaced. Its text is the engine's, never the script's: it is not shown.
+    const text = String((err as Error)?.message ?? err);
+    const reason: FailureReason = /call stack|stack overflow/i.test(text)
       ? "stack"
-      : /memory/i.test(e.message)
+      : /memory|enlarge|alloc|OOM/i.test(text) || memoryFull()
         ? "memory"
         : "error";
-    return { type: "done", ok: false, reason, message: e.message, recycle: true };
+    return { type: "done", ok: false, reason, message: ENGINE_FAILURE[reason], recycle: true };
   }
+  // The answer stands whatever happens while tearing the sandbox down; if that fails, the worker is replaced.
+  try {
+    ctx.dispose();
+    rt.dispose();
+  } catch {
+    done.recycle = true;
+  }
+  return done;
 }
+
+const ENGINE_FAILURE: Record<FailureReason, string> = {
+  error: "the script stopped the sandbox's engine (an internal failure, not an error of the script's)",
+  memory: "the engine ran out of memory",
+  stack: "the engine's stack ran out",
+  timeout: "interrupted",
+};
 
 interface ScriptError {
   name: string;
   message: string;
+  /** The script threw (or rejected with) null or undefined: what the engine throws when it cannot allocate. */
+  nothing?: boolean;
+  neverSettled?: boolean;
 }
 type Outcome = { ok: true; value: string } | { ok: false; error: ScriptError };
 
 function classify(e: ScriptError, deadline: number): FailureReason {
   if (e.name === "InternalError" && /interrupted/.test(e.message) && Date.now() > deadline) return "timeout";
+  // An interrupted promise job drops its chain, which then never settles.
+  if (e.neverSettled && Date.now() > deadline) return "timeout";
   if (/out of memory/i.test(e.message)) return "memory";
+  // Out of memory inside a promise job surfaces as a rejection with null, or as a promise that never settles.
+  if ((e.nothing || e.neverSettled) && memoryFull()) return "memory";
   if (/stack overflow/i.test(e.message) || (e.name === "RangeError" && /call stack/i.test(e.message))) return "stack";
   return "error";
+}
+
+/** The message a client sees: the script's own error text, or what went wrong when it has none. */
+function describe(e: ScriptError, reason: FailureReason): string {
+  if (reason === "memory" && (e.nothing || e.neverSettled)) return "out of memory while running promise jobs";
+  if (e.nothing) return `the script threw ${e.message}`;
+  return e.message;
 }
 
 function evaluate(ctx: QuickJSContext, msg: RunMessage): Outcome {
@@ -153,6 +201,7 @@ function evaluate(ctx: QuickJSContext, msg: RunMessage): Outcome {
           host,
           keep(ctx.newString(msg.input)),
           keep(ctx.newString(msg.bigMark)),
+          keep(ctx.newNumber(msg.limits.outputBytes ?? Number.MAX_SAFE_INTEGER)),
         ),
       ),
     );
@@ -179,11 +228,15 @@ function evaluate(ctx: QuickJSContext, msg: RunMessage): Outcome {
 function load(ctx: QuickJSContext, code: string) {
   if (/(^|[\s;}])export\s+default\b/.test(code)) {
     const ns = unwrap(ctx, ctx.evalCode(code, "script.mjs", { type: "module" }));
-    const settled = settle(ctx, ns);
-    ns.dispose();
-    const def = ctx.getProp(settled, "default");
-    settled.dispose();
-    return { value: def };
+    // Every handle is let go however the module ends: a live one makes the runtime's teardown abort.
+    let settled: QuickJSHandle | undefined;
+    try {
+      settled = settle(ctx, ns);
+      return { value: ctx.getProp(settled, "default") };
+    } finally {
+      settled?.dispose();
+      ns.dispose();
+    }
   }
   const compiled = ctx.evalCode(code, "script.js", { compileOnly: true });
   if (!compiled.error) {
@@ -211,7 +264,7 @@ function settle(ctx: QuickJSContext, value: QuickJSHandle): QuickJSHandle {
     if (jobs.error) throw new VmError(dumpError(ctx, jobs.error));
     state = ctx.getPromiseState(value);
     if (state.type === "pending" && jobs.value === 0) {
-      throw new VmError({ name: "Error", message: "the script's promise never settled" });
+      throw new VmError({ name: "Error", message: "the script's promise never settled", neverSettled: true });
     }
   }
   if (state.type === "rejected") throw new VmError(dumpError(ctx, state.error));
@@ -232,6 +285,7 @@ function dumpError(ctx: QuickJSContext, h: QuickJSHandle): ScriptError {
     const o = d as { name?: unknown; message?: unknown };
     return { name: String(o.name ?? "Error"), message: String(o.message) };
   }
+  if (d === null || d === undefined) return { name: "Error", message: String(d), nothing: true };
   // `throw "text"` or `throw {…}`: show what was thrown.
   return { name: "Error", message: typeof d === "string" ? d : JSON.stringify(d) };
 }

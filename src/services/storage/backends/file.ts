@@ -18,10 +18,15 @@ import {
   type StorageBackend,
   type WriteOptions,
 } from "../backend.js";
+import { sortByUtf8 } from "../../../shared/utf8-order.js";
 import { RESERVED_PREFIX } from "../paths.js";
 import { FileMeta } from "./file-meta.js";
 
 const READ_CHUNK = 256 * 1024;
+/** Objects (or ranges) up to this size are read with one read call into one buffer. */
+const SMALL_READ = 64 * 1024;
+/** Upload chunks are written in batches of about this size. */
+const WRITE_BATCH = 1024 * 1024;
 const STALE_TEMP_MS = 3600_000;
 
 type Parents = "ok" | "missing";
@@ -99,10 +104,22 @@ export class FileStorage implements StorageBackend {
   }
 
   async open(path: string): Promise<ObjectReader | undefined> {
-    if ((await this.parents(path, false)) === "missing") return undefined;
-    const fh = await fs.open(this.abs(path), constants.O_RDONLY | constants.O_NOFOLLOW).catch(mapFsError);
+    // The parents are checked while the file opens (neither needs the other), and refused afterwards: nothing is
+    // read from a descriptor reached through a symlinked directory.
+    const [parents, opened] = await Promise.allSettled([
+      this.parents(path, false),
+      fs.open(this.abs(path), constants.O_RDONLY | constants.O_NOFOLLOW).catch(mapFsError),
+    ]);
+    const fh = opened.status === "fulfilled" ? opened.value : undefined;
+    if (parents.status === "rejected" || parents.value === "missing" || opened.status === "rejected") {
+      void fh?.close().catch(() => {});
+      if (parents.status === "rejected") throw parents.reason;
+      if (opened.status === "rejected") throw opened.reason;
+      return undefined;
+    }
     if (!fh) return undefined;
     let closed = false;
+    // Not awaited by readers: the bytes are already out, and the descriptor goes back a moment later.
     const close = async () => {
       if (closed) return;
       closed = true;
@@ -121,10 +138,16 @@ export class FileStorage implements StorageBackend {
         // this reader keeps serving the version whose metadata it reported.
         async *body(start: number, end: number) {
           try {
-            if (end > start)
+            if (end - start > 0 && end - start <= SMALL_READ) {
+              // One read for a small object; a stream would cost a second read to find the end, and its machinery.
+              const buf = Buffer.allocUnsafe(end - start);
+              const { bytesRead } = await fh.read(buf, 0, end - start, start);
+              if (bytesRead > 0) yield buf.subarray(0, bytesRead);
+            } else if (end > start) {
               yield* fh.createReadStream({ start, end: end - 1, highWaterMark: READ_CHUNK, autoClose: false });
+            }
           } finally {
-            await close();
+            void close();
           }
         },
         close,
@@ -142,22 +165,46 @@ export class FileStorage implements StorageBackend {
     try {
       const fh = await fs.open(tmp, "wx");
       let st: Stats;
+      let etag = "";
       try {
-        // Awaiting each write is the backpressure: the next chunk is only pulled once this one is on disk.
-        for await (const chunk of body) {
-          opts.signal?.throwIfAborted();
-          h.update(chunk);
-          for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+        // Chunks (64 KiB off a socket) are gathered into writes of up to WRITE_BATCH, and the next batch is read
+        // while the previous one is written. One write in flight at a time is the backpressure: at most two
+        // batches of an upload are in memory.
+        let batch: Uint8Array[] = [];
+        let batched = 0;
+        let writing: Promise<void> = Promise.resolve();
+        const flush = async () => {
+          await writing;
+          const chunks = batch;
+          writing = writeAll(fh, chunks);
+          // Awaited by the next flush or the finally below; meanwhile a failure must not count as unhandled.
+          writing.catch(() => {});
+          batch = [];
+          batched = 0;
+        };
+        try {
+          for await (const chunk of body) {
+            opts.signal?.throwIfAborted();
+            h.update(chunk);
+            batch.push(chunk);
+            batched += chunk.length;
+            if (batched >= WRITE_BATCH) await flush();
+          }
+          if (batched > 0) await flush();
+        } finally {
+          // A failed write surfaces here; one that failed while a read was pending is not left unhandled.
+          await writing;
         }
         opts.signal?.throwIfAborted();
-        // On disk before the rename publishes it: after a power cut the object is the old one or the whole new one.
-        await fh.datasync();
         st = await fh.stat();
+        // On disk before the rename publishes it: after a power cut the object is the old one or the whole new one.
+        // The metadata record (which names this inode, size and mtime) is written meanwhile: syncing the data
+        // changes none of them, and the record must be in place before the rename makes the object visible.
+        etag = h.etag();
+        await Promise.all([fh.datasync(), this.meta.write(path, st, etag, opts.contentType)]);
       } finally {
         await fh.close();
       }
-      const etag = h.etag();
-      await this.meta.write(path, st, etag, opts.contentType);
       // rename replaces a symlink at the target instead of following it; onto a directory it fails (CONFLICT).
       await fs.rename(tmp, this.abs(path)).catch(mapFsError);
       await syncDir(dirname(this.abs(path)));
@@ -224,31 +271,42 @@ export class FileStorage implements StorageBackend {
   async list(q: ListQuery) {
     const found: Array<{ path: string; st: Stats }> = [];
     if (q.prefix === "" || (await this.parents(q.prefix, false, true)) === "ok") {
-      for await (const item of this.walk(q.prefix === "" ? "" : q.prefix + "/", q.after)) {
-        found.push(item);
-        if (found.length > q.limit) break;
+      const walker = this.walk(q.prefix === "" ? "" : q.prefix + "/", q.after);
+      // Candidates are stat'ed a batch at a time, in parallel; one that vanished meanwhile is skipped.
+      for (let done = false; !done && found.length <= q.limit; ) {
+        const batch: string[] = [];
+        while (batch.length < q.limit + 1 - found.length) {
+          const next = await walker.next();
+          if (next.done) {
+            done = true;
+            break;
+          }
+          batch.push(next.value);
+        }
+        const stats = await Promise.all(batch.map((p) => fs.lstat(this.abs(p)).catch(() => undefined)));
+        batch.forEach((path, i) => {
+          const st = stats[i];
+          if (st?.isFile()) found.push({ path, st });
+        });
       }
+      await walker.return(undefined);
     }
     const page = found.slice(0, q.limit);
     return { objects: await Promise.all(page.map((f) => this.metaOf(f.path, f.st))), more: found.length > q.limit };
   }
 
-  /** Regular files under `dir` (a "" or "a/b/" path) in UTF-8 byte order, skipping subtrees wholly <= `after`. */
-  private async *walk(dir: string, after?: string): AsyncGenerator<{ path: string; st: Stats }> {
+  /** Paths of files under `dir` (a "" or "a/b/" path) in UTF-8 byte order, skipping subtrees wholly <= `after`. */
+  private async *walk(dir: string, after?: string): AsyncGenerator<string> {
     const entries = await fs.readdir(this.abs(dir), { withFileTypes: true }).catch(() => []);
     const items = entries
       .filter((e) => (e.isFile() || e.isDirectory()) && !(dir === "" && e.name === RESERVED_PREFIX))
-      .map((e) => ({ key: dir + e.name + (e.isDirectory() ? "/" : ""), dir: e.isDirectory() }))
-      .sort((a, b) => comparePaths(a.key, b.key));
+      .map((e) => ({ key: dir + e.name + (e.isDirectory() ? "/" : ""), dir: e.isDirectory() }));
+    sortByUtf8(items, (i) => i.key);
     for (const item of items) {
       if (after !== undefined && comparePaths(item.key, after) <= 0 && !(item.dir && after.startsWith(item.key)))
         continue;
-      if (item.dir) {
-        yield* this.walk(item.key, after);
-        continue;
-      }
-      const st = await fs.lstat(this.abs(item.key)).catch(() => undefined);
-      if (st?.isFile()) yield { path: item.key, st };
+      if (item.dir) yield* this.walk(item.key, after);
+      else yield item.key;
     }
   }
 
@@ -295,6 +353,19 @@ function mapFsErrorOr(err: unknown): unknown {
     }
   }
   return err;
+}
+
+/** Writes every byte of `chunks` at the file's current position (writev may write fewer than asked). */
+async function writeAll(fh: fs.FileHandle, chunks: Uint8Array[]): Promise<void> {
+  let { bytesWritten } = await fh.writev(chunks);
+  for (const c of chunks) {
+    if (bytesWritten >= c.length) {
+      bytesWritten -= c.length;
+      continue;
+    }
+    for (let off = bytesWritten; off < c.length; ) off += (await fh.write(c, off, c.length - off)).bytesWritten;
+    bytesWritten = 0;
+  }
 }
 
 /** Makes a rename in `dir` durable (the directory entry itself must reach the disk). Best effort: some filesystems refuse. */
