@@ -8,7 +8,7 @@ const backendClients = [
   // [name, library folder under node_modules, the only files that may import it]
   ["pg", "(pg|pg-cursor|pg-protocol)/", "^src/services/sql/backends/postgres[^/]*[.]ts$"],
   ["better-sqlite3", "better-sqlite3/", "^src/services/sql/backends/sqlite[^/]*[.]ts$"],
-  ["ioredis", "ioredis/", "^src/(services/(kv|queue)/backends/redis[^/]*|shared/redis)[.]ts$"],
+  ["ioredis", "ioredis/", "^src/(services/(kv|queue)/backends/redis[^/]*|shared/redis|server/policy/redis-rate-store)[.]ts$"],
   ["amqplib", "amqplib/", "^src/services/queue/backends/amqp[^/]*[.]ts$"],
   ["aws-s3", "@aws-sdk/(client-s3|lib-storage)/", "^src/services/storage/backends/s3[^/]*[.]ts$"],
   ["aws-secrets-manager", "@aws-sdk/client-secrets-manager/", "^src/services/secrets/backends/aws-sm[.]ts$"],

@@ -71,9 +71,11 @@ const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url));
 export async function startSidecarProcess(args: string[], env: Record<string, string> = {}): Promise<BenchServer> {
   const socket = join(mkdtempSync(join(tmpdir(), "mikcar-bench-")), "s.sock");
   // The compiled CLI (npm run bench builds it first), as it runs in production: no TypeScript loader in the way.
+  // The access log is off unless a row asks for it: the other rows measure the same server as before it existed.
+  const accessLog = args.includes("--access-log") ? [] : ["--access-log", "off"];
   const child = spawn(
     process.execPath,
-    [...profArgs(), here("../dist/src/cli.js"), "--port", "0", "--socket", socket, ...args],
+    [...profArgs(), here("../dist/src/cli.js"), "--port", "0", "--socket", socket, ...accessLog, ...args],
     {
       env: { ...process.env, ...env, LOG_LEVEL: "info" }, // the "listening" line is how we learn the port
       stdio: ["ignore", "pipe", "pipe"],

@@ -40,8 +40,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const log = createLogger(config.logLevel);
-  if (!config.authToken)
-    log.warn("auth.disabled", { hint: "set SIDECAR_TOKEN or --auth-token to require a Bearer token" });
+  if (!config.authToken && !config.policy && !config.tls?.clientCa)
+    log.warn("auth.disabled", { hint: "set SIDECAR_TOKEN or --auth-token to require a Bearer token, or --policy" });
 
   let sidecar;
   try {
@@ -50,6 +50,14 @@ async function main(): Promise<number> {
       serviceOptions: Object.fromEntries(config.services.map((s) => [s.module.name, s.options])),
       urlSources: Object.fromEntries(config.services.map((s) => [s.module.name, s.urlFrom])),
       authToken: config.authToken,
+      policy: config.policy,
+      watchPolicy: config.policyWatch,
+      rateLimit: config.rateLimit,
+      rateLimitStore: config.rateLimitStore,
+      maxConcurrency: Object.fromEntries(config.services.map((s) => [s.module.name, s.maxConcurrency])),
+      maxConcurrencyWaitMs: config.maxConcurrencyWaitMs,
+      accessLog: config.accessLog,
+      tls: config.tls,
       limits: {
         maxBodyBytes: config.maxBodyBytes,
         requestTimeoutMs: config.requestTimeoutMs,
@@ -90,6 +98,11 @@ async function main(): Promise<number> {
     };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
+    // SIGHUP: read the policy file and the TLS certificates again; a bad file keeps what runs (and says why).
+    process.on("SIGHUP", () => {
+      log.info("reload.started", { signal: "SIGHUP" });
+      running.reload().catch((err) => log.error("reload.failed", describeError(err)));
+    });
   });
   log.info("shutdown.done");
   return 0;

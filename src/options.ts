@@ -5,6 +5,8 @@
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { ListenAddress } from "./server/listener.js";
+import { parseRate } from "./server/policy/rate-limit.js";
+import type { TlsFiles } from "./server/tls.js";
 import { serviceModules } from "./services/catalogue.js";
 import { readFileSync } from "node:fs";
 import { optionSpecsOf, type ServiceModule, urlEnvOf } from "./services/module.js";
@@ -34,6 +36,8 @@ export interface ServiceConfig {
   /** What chose the URL, for the start-up log: `--sql-url`, `DATABASE_URL`, `default`. */
   urlFrom: string;
   options: Record<string, OptionValue | undefined>;
+  /** Calls that may run against the backend at once (`--<service>-max-concurrency`); 0 = no cap. */
+  maxConcurrency: number;
 }
 
 export interface Config {
@@ -42,6 +46,15 @@ export interface Config {
   services: ServiceConfig[];
   listen: ListenAddress[];
   authToken?: string;
+  /** Policy file (`--policy`, `SIDECAR_POLICY`). */
+  policy?: string;
+  policyWatch: boolean;
+  rateLimit?: { perSecond: number; burst?: number };
+  rateLimitStore: string;
+  maxConcurrencyWaitMs: number;
+  /** `-` (stderr), a file, or `off`. */
+  accessLog: string;
+  tls?: TlsFiles;
   maxBodyBytes: number;
   requestTimeoutMs: number;
   maxConnections: number;
@@ -114,6 +127,52 @@ export const SERVER_OPTIONS = {
     env: "SIDECAR_CONFIG",
     description: 'JSON file with a resiliency section: {"resiliency": {"kv": {"retries": 3}, "*": {...}}}',
   },
+  policy: {
+    type: "string",
+    env: "SIDECAR_POLICY",
+    description: "policy file (JSON, or YAML by extension): per-token rules, namespaces, rates; see docs/policy.md",
+  },
+  "no-policy-watch": {
+    type: "boolean",
+    description: "do not watch the policy file for changes (SIGHUP still reloads it)",
+  },
+  "rate-limit": {
+    type: "string",
+    env: "RATE_LIMIT",
+    description: "server-wide rate limit for all calls together, e.g. 1000/s, 6000/m",
+  },
+  "rate-limit-burst": {
+    type: "integer",
+    min: 1,
+    max: 1_000_000_000,
+    env: "RATE_LIMIT_BURST",
+    description: "calls the server-wide limit lets through at once (default: one second's worth)",
+  },
+  "rate-limit-store": {
+    type: "string",
+    env: "RATE_LIMIT_STORE",
+    description: "where rate-limit buckets live: memory, or redis://… to share them between replicas",
+    default: "memory",
+  },
+  "max-concurrency-wait": {
+    type: "duration",
+    env: "MAX_CONCURRENCY_WAIT",
+    description: "time a call waits for a --<service>-max-concurrency slot before 503",
+    default: 1_000,
+  },
+  "access-log": {
+    type: "string",
+    env: "ACCESS_LOG",
+    description: "one JSON line per request: - (stderr), a file to append to, or off",
+    default: "-",
+  },
+  "tls-cert": { type: "string", env: "TLS_CERT", description: "serve TLS on the TCP port (h2 and http/1.1 by ALPN)" },
+  "tls-key": { type: "string", env: "TLS_KEY", description: "private key of --tls-cert" },
+  "tls-client-ca": {
+    type: "string",
+    env: "TLS_CLIENT_CA",
+    description: "require client certificates signed by this CA (mTLS; see mtls_subject in docs/policy.md)",
+  },
   "max-connections": {
     type: "integer",
     min: 0,
@@ -155,6 +214,22 @@ export const SERVER_OPTIONS = {
   },
 } as const satisfies Record<string, OptionSpec>;
 
+/** Options the server applies to each service, as `--<service>-<option>` (env `<SERVICE>_<OPTION>`). */
+export const SERVICE_SERVER_OPTIONS = {
+  "max-concurrency": {
+    type: "integer",
+    min: 0,
+    max: 1_000_000,
+    description: "calls running against the backend at once, 0 = no cap (excess waits, then 503)",
+    default: 0,
+  },
+} as const satisfies Record<string, OptionSpec>;
+
+const serviceServerSpec = (service: string, opt: keyof typeof SERVICE_SERVER_OPTIONS): OptionSpec => ({
+  ...SERVICE_SERVER_OPTIONS[opt],
+  env: `${service}_${opt}`.toUpperCase().replace(/-/g, "_"),
+});
+
 const optionFlag = (service: string, opt: string) => `${service}-${opt}`;
 
 function argSpec(): NonNullable<ParseArgsConfig["options"]> {
@@ -173,6 +248,7 @@ function argSpec(): NonNullable<ParseArgsConfig["options"]> {
     for (const [opt, o] of Object.entries(optionSpecsOf(m))) {
       spec[optionFlag(m.name, opt)] = { type: o.type === "boolean" ? "boolean" : "string" };
     }
+    for (const opt of Object.keys(SERVICE_SERVER_OPTIONS)) spec[optionFlag(m.name, opt)] = { type: "string" };
   }
   return spec;
 }
@@ -252,7 +328,17 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
     const options = resolveOptions(specs, given, (opt) =>
       sources[opt] === "default" || sources[opt] === undefined ? `--${optionFlag(m.name, opt)}` : sources[opt]!,
     );
-    services.push({ module: m, url, urlFrom, options });
+    const concurrencySpec = serviceServerSpec(m.name, "max-concurrency");
+    const c = pick(values, env, optionFlag(m.name, "max-concurrency"), concurrencySpec);
+    const maxConcurrency =
+      c.raw === undefined
+        ? 0
+        : (parseOption(
+            concurrencySpec,
+            c.raw,
+            c.from === "default" ? `--${m.name}-max-concurrency` : c.from,
+          ) as number);
+    services.push({ module: m, url, urlFrom, options, maxConcurrency });
   }
   if (services.length === 0 && !help && !version) {
     throw new ConfigError(
@@ -289,6 +375,35 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
     throw new ConfigError(`--otlp-endpoint must be an http:// or https:// URL; got ${JSON.stringify(otlp)}`);
   }
 
+  const rateText = server("rate-limit");
+  let rateLimit: Config["rateLimit"];
+  if (rateText.value !== undefined) {
+    try {
+      rateLimit = {
+        perSecond: parseRate(String(rateText.value), rateText.from === "default" ? "--rate-limit" : rateText.from),
+      };
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+    const burst = server("rate-limit-burst").value as number | undefined;
+    if (burst !== undefined) rateLimit.burst = burst;
+  } else if (server("rate-limit-burst").given) {
+    throw new ConfigError("--rate-limit-burst needs --rate-limit");
+  }
+  const store = String(server("rate-limit-store").value);
+  if (store !== "memory" && !/^rediss?:\/\//.test(store))
+    throw new ConfigError(
+      `--rate-limit-store must be memory or a redis:// URL; got ${JSON.stringify(redactUrl(store))}`,
+    );
+
+  const cert = server("tls-cert").value as string | undefined;
+  const key = server("tls-key").value as string | undefined;
+  const clientCa = server("tls-client-ca").value as string | undefined;
+  if ((cert === undefined) !== (key === undefined))
+    throw new ConfigError("--tls-cert and --tls-key go together: give both");
+  if (clientCa !== undefined && cert === undefined)
+    throw new ConfigError("--tls-client-ca needs --tls-cert and --tls-key (client certificates are checked over TLS)");
+
   return {
     help,
     version,
@@ -298,6 +413,16 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
     otlpEndpoint: otlp,
     compressMinBytes: server("compress-min-size").value as number,
     authToken,
+    policy: server("policy").value as string | undefined,
+    policyWatch: values["no-policy-watch"] !== true,
+    rateLimit,
+    rateLimitStore: store,
+    maxConcurrencyWaitMs: server("max-concurrency-wait").value as number,
+    accessLog: String(server("access-log").value),
+    tls:
+      cert !== undefined && key !== undefined
+        ? { cert, key, ...(clientCa !== undefined ? { clientCa } : {}) }
+        : undefined,
     maxBodyBytes: server("max-body-size").value as number,
     requestTimeoutMs: server("request-timeout").value as number,
     maxConnections: server("max-connections").value as number,
@@ -371,6 +496,8 @@ export function helpText(version: string): string {
       `  ${"".padEnd(12)} --${m.name}-url or ${urlEnvOf(m).join(" or ")} default ${m.defaultUrl}; schemes ${m.schemes.map((s) => `${s}://`).join(" ")}`,
     );
     for (const [opt, o] of Object.entries(m.options ?? {})) lines.push(`  ${optionLine(optionFlag(m.name, opt), o)}`);
+    for (const opt of Object.keys(SERVICE_SERVER_OPTIONS) as Array<keyof typeof SERVICE_SERVER_OPTIONS>)
+      lines.push(`  ${optionLine(optionFlag(m.name, opt), serviceServerSpec(m.name, opt))}`);
   }
   lines.push("", "Resilience toward each backend (--<service>-<option>, env <SERVICE>_<OPTION>, or the config file):");
   for (const [opt, o] of Object.entries(optionSpecsOf({ ...serviceModules[0]!, options: {} }))) {

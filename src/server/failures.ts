@@ -5,7 +5,7 @@
  * timeout every path reports.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { isServerSide, type SidecarError, sidecarError, toEnvelope } from "../shared/errors.js";
+import { type Envelope, isServerSide, type SidecarError, sidecarError, toEnvelope } from "../shared/errors.js";
 import { stringifyExact } from "../shared/exact-json.js";
 import { describeError, type Logger } from "../shared/log.js";
 
@@ -19,10 +19,10 @@ export function logFailure(log: Logger, event: string, fields: Record<string, un
   if (isServerSide(err)) log.error(event, { ...fields, ...describeError(err) });
 }
 
-/** The JSON envelope of `err` and its HTTP status, ready to write. */
-export function errorBody(err: unknown): { status: number; body: string } {
+/** The JSON envelope of `err` and its HTTP status, ready to write (and the envelope, for headers and logs). */
+export function errorBody(err: unknown): { status: number; body: string; envelope: Envelope } {
   const env = toEnvelope(err);
-  return { status: env.status, body: stringifyExact(env) };
+  return { status: env.status, body: stringifyExact(env), envelope: env };
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * One listening socket (TCP or Unix) serving HTTP/1.1 and cleartext HTTP/2 (prior knowledge) side by side: the
  * first bytes of each connection decide. The HTTP/2 preface goes to an `http2` server, anything else to an
- * `http` server; both run the same handler.
+ * `http` server; both run the same handler. With TLS (TCP only) every connection is TLS, and ALPN decides
+ * instead: `h2` to the same `http2` server, `http/1.1` (or no ALPN) to the same `http` server.
  */
 import * as net from "node:net";
 import * as http from "node:http";
@@ -12,6 +13,7 @@ import { dirname } from "node:path";
 import { sidecarError } from "../shared/errors.js";
 import { ConnectionGuard, type ConnectionOptions } from "./connections.js";
 import { errorBody } from "./failures.js";
+import type { TlsMaterial } from "./tls.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
@@ -33,6 +35,7 @@ export async function listenDual(
   addr: ListenAddress,
   handler: NodeHandler,
   connections: ConnectionOptions,
+  tlsMaterial?: TlsMaterial,
 ): Promise<DualListener> {
   const guard = new ConnectionGuard(connections);
   // Node's own requestTimeout covers a whole upload; we time requests ourselves (and exempt streams).
@@ -71,10 +74,20 @@ export async function listenDual(
     st.once("close", () => streams--);
   });
   const sockets = new Set<net.Socket>();
+  // The Unix socket stays plaintext: only local processes reach it, and they are what TLS would protect against.
+  const secure =
+    tlsMaterial && !("socket" in addr)
+      ? tlsMaterial.createServer((s) => (s.alpnProtocol === "h2" ? h2 : h1).emit("connection", s))
+      : undefined;
   // allowHalfOpen as http.Server itself sets it; the HTTP layer decides what a client's FIN means.
   // noDelay as http.Server sets it: without it Nagle holds back small responses (a 3x throughput loss here).
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     if (guard.full) {
+      // Over TLS nothing can be said before a handshake: the connection is closed.
+      if (secure) {
+        socket.destroy();
+        return;
+      }
       sniff(socket, (isH2) => {
         if (!isH2) return guard.refuseH1(socket);
         refusing = true;
@@ -89,7 +102,8 @@ export async function listenDual(
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     guard.addSocket(socket);
-    sniff(socket, (isH2) => (isH2 ? h2 : h1).emit("connection", socket));
+    if (secure) secure.emit("connection", socket);
+    else sniff(socket, (isH2) => (isH2 ? h2 : h1).emit("connection", socket));
   });
 
   if ("socket" in addr) await removeStaleSocket(addr.socket);
@@ -119,6 +133,7 @@ export async function listenDual(
       await closed;
       guard.stop();
       h1.close(() => {}); // stops the tracking interval started above
+      if (secure) tlsMaterial!.forget(secure);
       clearInterval(sweep);
       clearTimeout(force);
     },

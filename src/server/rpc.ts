@@ -9,8 +9,10 @@ import * as reflectionV1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import type { Logger } from "../shared/log.js";
 import { registerService, type ServerLimits, type ServiceInstance } from "../services/module.js";
-import type { AuthCheck } from "./auth.js";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { Deadlines } from "../shared/deadlines.js";
+import type { Gate } from "./policy/gate.js";
+import { REQUEST_STATE, stateIn } from "./policy/request-state.js";
 import { logFailure, requestTimeout, toRpcError } from "./failures.js";
 import { CODE_NAMES, type Metrics, type MethodSeries, Protocol } from "./metrics.js";
 import { registerReflection } from "./reflection.js";
@@ -82,13 +84,17 @@ function observeInterceptor(
 const PROTOCOL_SYSTEM = ["rest", "connect_rpc", "grpc", "grpc_web"];
 
 /**
- * Auth for every RPC except grpc.health.v1 (open, like `GET /health`). Not `async`: a rejected token throws
- * here and the interceptor outside turns it into a rejection; an extra async frame per call buys nothing.
+ * Identification and rate limits for every RPC except grpc.health.v1 (open, like `GET /health`); the principal
+ * goes into the request state for the guarded services to authorise each call. Not `async`: a rejected token
+ * throws here and the interceptor outside turns it into a rejection; an extra async frame per call buys
+ * nothing (a remote rate-limit store makes it a promise).
  */
-function authInterceptor(auth: AuthCheck): Interceptor {
+function authInterceptor(auth: Gate, track: boolean): Interceptor {
   return (next) => (req) => {
-    if (req.service.typeName !== Health.typeName) auth.verify(req.header.get("authorization"));
-    return next(req);
+    if (req.service.typeName === Health.typeName) return next(req);
+    const state = track ? stateIn(req.contextValues) : undefined;
+    const admitted = auth.admit(req.header.get("authorization"), state);
+    return admitted instanceof Promise ? admitted.then(() => next(req)) : next(req);
   };
 }
 
@@ -115,7 +121,10 @@ function deadlineAndErrors(limits: ServerLimits, log: Logger): Interceptor {
       const deadline = req.stream || !deadlines ? undefined : deadlines.start(() => reject(requestTimeout(ms)));
       const fail = (err: unknown) => {
         deadline?.cancel();
-        reject(hide(req, err));
+        const shown = hide(req, err);
+        const record = req.contextValues.get(REQUEST_STATE)?.record;
+        if (record) record.code = codeToString(shown.code).toUpperCase();
+        reject(shown);
       };
       let res;
       try {
@@ -137,16 +146,18 @@ export interface RpcSetup {
   names?: Map<string, string>;
   metrics?: Metrics;
   tracing?: Tracing;
-  auth: AuthCheck;
+  auth: Gate;
   limits: ServerLimits;
   log: Logger;
   registerHealth(router: ConnectRouter): void;
 }
 
+/** `track`: the services read the request state (a policy is in force, or the access log is on). */
 export function rpcInterceptors(
   setup: Pick<RpcSetup, "auth" | "limits" | "log" | "metrics" | "tracing" | "names">,
+  track = true,
 ): Interceptor[] {
-  const base = [deadlineAndErrors(setup.limits, setup.log), authInterceptor(setup.auth)];
+  const base = [deadlineAndErrors(setup.limits, setup.log), authInterceptor(setup.auth, track)];
   if (!setup.metrics && !setup.tracing) return base;
   return [observeInterceptor(setup.metrics, setup.tracing, setup.names ?? new Map()), ...base];
 }

@@ -16,6 +16,7 @@ import { type OptionInput, type OptionSpec, type OptionValue, resolveOptions } f
 import { BackendPolicy } from "../shared/resilience.js";
 import { RESILIENCE_KEYS, resilienceOptions, resilienceSettings } from "../shared/resilience-options.js";
 import type { RestRoute } from "../shared/rest-route.js";
+import type { ServiceResources } from "./resources.js";
 
 export type { OptionInput, OptionSpec, OptionValue } from "../shared/option-spec.js";
 
@@ -62,6 +63,8 @@ export interface ServiceInstance<S extends DescService = DescService> {
   readonly desc: S;
   readonly impl: ServiceImpl<S>;
   rest(impl: ServiceImpl<S>): RestRoute[];
+  /** What names a resource in each call, for the server's policy (absent: the service names none). */
+  readonly resources?: ServiceResources<S>;
   /** Cheap liveness probe of the backend; rejects or returns false when it is unreachable. */
   healthy(): Promise<boolean>;
   /** The backend's resilience policy (circuit state for readiness), when it was opened with one. */

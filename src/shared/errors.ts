@@ -16,6 +16,8 @@ export const ErrorKinds = {
   BAD_REQUEST: { code: "BAD_REQUEST", connect: Code.InvalidArgument, status: 400 },
   UNAUTHORIZED: { code: "UNAUTHORIZED", connect: Code.Unauthenticated, status: 401 },
   FORBIDDEN: { code: "FORBIDDEN", connect: Code.PermissionDenied, status: 403 },
+  /** A policy refused the call (docs/policy.md). */
+  PERMISSION_DENIED: { code: "PERMISSION_DENIED", connect: Code.PermissionDenied, status: 403 },
   NOT_FOUND: { code: "NOT_FOUND", connect: Code.NotFound, status: 404 },
   METHOD_NOT_ALLOWED: { code: "METHOD_NOT_ALLOWED", connect: Code.Unimplemented, status: 405 },
   REQUEST_TIMEOUT: { code: "REQUEST_TIMEOUT", connect: Code.DeadlineExceeded, status: 408 },
@@ -32,6 +34,8 @@ export const ErrorKinds = {
   // A query asked for more rows or bytes than the server hands out: the caller's to narrow, never retried as-is.
   RESULT_TOO_LARGE: { code: "RESULT_TOO_LARGE", connect: Code.ResourceExhausted, status: 400 },
   TOO_MANY_REQUESTS: { code: "TOO_MANY_REQUESTS", connect: Code.ResourceExhausted, status: 429 },
+  /** A rate limit (per token or server-wide) refused the call; carries `retry_after` seconds. */
+  RATE_LIMITED: { code: "RESOURCE_EXHAUSTED", connect: Code.ResourceExhausted, status: 429 },
   INTERNAL_ERROR: { code: "INTERNAL_ERROR", connect: Code.Internal, status: 500 },
   NOT_IMPLEMENTED: { code: "NOT_IMPLEMENTED", connect: Code.Unimplemented, status: 501 },
   BAD_GATEWAY: { code: "BAD_GATEWAY", connect: Code.Unavailable, status: 502 },

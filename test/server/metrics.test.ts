@@ -142,3 +142,36 @@ describe("metrics after known traffic", () => {
     expect(r.status).toBe(0);
   });
 });
+
+describe("policy refusals in metrics", () => {
+  it("counts denials and rate-limit refusals by token id, from the policy's events", async () => {
+    const p = await startSidecar(
+      {
+        services: { kv: "memory://" },
+        policy: {
+          tokens: [
+            {
+              id: "orders",
+              token: "orders-secret",
+              rate: { per_second: 0.001, burst: 2 },
+              allow: [{ service: "kv", methods: ["Get"] }],
+            },
+          ],
+        },
+      },
+      { admin: true },
+    );
+    try {
+      const auth = { authorization: "Bearer orders-secret" };
+      expect((await fetch(`${p.url}/kv/set/x`, { method: "POST", body: "v", headers: auth })).status).toBe(403);
+      expect((await fetch(`${p.url}/kv/get/x`, { headers: auth })).status).toBe(404);
+      expect((await fetch(`${p.url}/kv/get/x`, { headers: auth })).status).toBe(429);
+      const text = await (await fetch(`${p.admin}/metrics`)).text();
+      expect(sample(text, "mikcar_denied_total", { token: "orders" })).toBe(1);
+      expect(sample(text, "mikcar_rate_limited_total", { token: "orders" })).toBe(1);
+      expect(text).not.toContain("orders-secret");
+    } finally {
+      await p.close();
+    }
+  });
+});

@@ -29,7 +29,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GetRequestSchema, KvService, SetRequestSchema } from "../../gen/mikcar/kv/v1/kv_pb.js";
 import { DownloadResponseSchema } from "../../gen/mikcar/storage/v1/storage_pb.js";
-import { createAuth } from "../../src/server/auth.js";
+import { PolicyEvents } from "../../src/server/policy/events.js";
+import { createGate } from "../../src/server/policy/gate.js";
 import { DEFAULT_LIMITS } from "../../src/server/server.js";
 import { listenDual, type DualListener } from "../../src/server/listener.js";
 import { largeBytesParts } from "../../src/server/rpc-fast/codec.js";
@@ -109,7 +110,7 @@ const instance = {
 
 const log = createLogger("silent");
 const limits = { maxBodyBytes: LIMIT, requestTimeoutMs: 10_000 };
-const interceptors = [recorder, ...rpcInterceptors({ auth: createAuth(undefined), limits, log })];
+const interceptors = [recorder, ...rpcInterceptors({ auth: createGate({ events: new PolicyEvents() }), limits, log })];
 const acceptCompression = [compressionGzip, compressionBrotli];
 
 async function serve(withFastPath: boolean): Promise<DualListener> {

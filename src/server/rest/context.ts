@@ -11,6 +11,7 @@ import { createContextValues, type ContextValues, type HandlerContext } from "@c
 import { sidecarError } from "../../shared/errors.js";
 import { serverStopping } from "../../shared/stopping.js";
 import type { RestRequest } from "../../shared/rest-route.js";
+import { REQUEST_STATE, type RequestState } from "../policy/request-state.js";
 
 const EMPTY = Buffer.alloc(0);
 
@@ -32,6 +33,8 @@ export class RestCall implements RestRequest {
     private readonly qs: string,
     /** The server's stopping signal, handed to the service as the `serverStopping` context value. */
     readonly stopping?: AbortSignal,
+    /** Who is calling (identified by the server before the row runs), for the guarded services. */
+    readonly state?: RequestState,
   ) {}
 
   get method(): string {
@@ -124,9 +127,15 @@ class RestHandlerContext implements HandlerContext {
     return (this.resTrailer ??= new Headers());
   }
 
+  /** Read by the guarded services (policy/guard.ts) without building context values. */
+  get requestState(): RequestState | undefined {
+    return this.call.state;
+  }
+
   get values(): ContextValues {
     if (!this.vals) {
       this.vals = createContextValues();
+      if (this.call.state) this.vals.set(REQUEST_STATE, this.call.state);
       if (this.call.stopping) this.vals.set(serverStopping, this.call.stopping);
     }
     return this.vals;

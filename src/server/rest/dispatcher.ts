@@ -14,6 +14,7 @@ import { readBody, discardRestOfBody } from "../body.js";
 import { type Deadline, Deadlines } from "../../shared/deadlines.js";
 import { errorBody, logFailure, requestTimeout } from "../failures.js";
 import type { ServerLimits, ServiceInstance } from "../../services/module.js";
+import { stateOf } from "../policy/request-state.js";
 import { RestCall } from "./context.js";
 import { parseExact, stringifyExact } from "../../shared/exact-json.js";
 import type { HttpMethod, RestResponse, RestRoute } from "../../shared/rest-route.js";
@@ -115,7 +116,15 @@ export function createRestDispatcher(
         }
         params[k] = v;
       }
-      const call = new RestCall(req, res, store.service.desc, params, q < 0 ? "" : url.slice(q + 1), stopping);
+      const call = new RestCall(
+        req,
+        res,
+        store.service.desc,
+        params,
+        q < 0 ? "" : url.slice(q + 1),
+        stopping,
+        stateOf(req),
+      );
       if (tracing) await traced(store, call, req, res);
       else await run(store, call, req, res);
       return true;
@@ -325,7 +334,9 @@ export function sendError(
     res.destroy();
     return;
   }
-  const { status, body } = errorBody(err);
+  const { status, body, envelope } = errorBody(err);
+  const record = stateOf(req)?.record;
+  if (record) record.code = envelope.code;
   const headers: Record<string, string | number> = {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),

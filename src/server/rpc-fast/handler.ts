@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import { type Compression, compressionNegotiate } from "@connectrpc/connect/protocol";
 import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
@@ -41,6 +41,11 @@ export interface FastRpcOptions {
   shutdownSignal?: AbortSignal;
   /** Handed to implementations as the `serverStopping` context value, as the adapter does (long-polls end). */
   stoppingSignal?: AbortSignal;
+  /**
+   * Adds the server's per-request context values taken from the Node request (the policy's request state), as
+   * the adapter's `contextValues` option does.
+   */
+  requestValues?: (req: NodeRequest, values: ContextValues) => void;
   log: Logger;
 }
 
@@ -113,6 +118,7 @@ export function createFastRpc(
       wire.protocol,
     );
     if (opts.stoppingSignal) call.values.set(serverStopping, opts.stoppingSignal);
+    opts.requestValues?.(req, call.values);
     let answered = false;
     const answer: Answerer = (body, error) => {
       if (answered) return;

@@ -6,13 +6,17 @@ import { EMAIL_CALLS } from "./calls.js";
 import { EMAIL_SCHEMES, openEmailBackend } from "./registry.js";
 import { emailRoutes } from "./rest.js";
 import { createEmailService, type EmailServiceOptions } from "./service.js";
+import { emailResources } from "./resources.js";
 
 /** An email service instance over a backend you opened yourself (library use and tests). */
 export function emailInstance(
   backend: EmailBackend,
   opts: EmailServiceOptions = {},
 ): ServiceInstance<typeof EmailService> {
-  return serviceInstance(EmailService, createEmailService(backend, opts), emailRoutes, backend);
+  return {
+    ...serviceInstance(EmailService, createEmailService(backend, opts), emailRoutes, backend),
+    resources: emailResources,
+  };
 }
 
 export const emailModule: ServiceModule = {

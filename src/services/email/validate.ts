@@ -38,6 +38,12 @@ const NAMED = /^\s*(?:"([^"\r\n]*)"|([^"<>\r\n]*?))\s*<([^<>\s]+)>\s*$/;
 const bad = (msg: string) => sidecarError("BAD_REQUEST", msg);
 
 /** Accepts `a@b.example` and `Display Name <a@b.example>`; returns the input as given. */
+/** The bare address of `Name <addr>` or `addr` (what a policy's sender globs are matched against). */
+export function addressOf(value: string): string {
+  const m = NAMED.exec(value);
+  return m ? m[3]! : value.trim();
+}
+
 export function checkAddress(value: string, field: string): string {
   if (/[\r\n]/.test(value)) throw bad(`${field} must not contain line breaks`);
   const m = NAMED.exec(value);

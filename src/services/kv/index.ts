@@ -6,10 +6,11 @@ import { KV_CALLS } from "./calls.js";
 import { KV_SCHEMES, openKvBackend } from "./registry.js";
 import { kvRoutes } from "./rest.js";
 import { createKvService } from "./service.js";
+import { kvResources } from "./resources.js";
 
 /** A KV service instance over a backend you opened yourself (library use and tests). */
 export function kvInstance(backend: KvBackend, _opts: Record<string, never> = {}): ServiceInstance<typeof KvService> {
-  return serviceInstance(KvService, createKvService(backend), kvRoutes, backend);
+  return { ...serviceInstance(KvService, createKvService(backend), kvRoutes, backend), resources: kvResources };
 }
 
 export const kvModule: ServiceModule = {

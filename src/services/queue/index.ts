@@ -8,13 +8,17 @@ import { countDeliveries } from "./deliveries.js";
 import { openQueueBackend, QUEUE_SCHEMES } from "./registry.js";
 import { queueRoutes } from "./rest.js";
 import { createQueueService, type QueueServiceOptions } from "./service.js";
+import { queueResources } from "./resources.js";
 
 export const DEFAULT_MAX_DELIVERIES = 5;
 export const DEFAULT_MAX_TOPIC_LENGTH = 100_000;
 
 /** A queue service instance over a backend you opened yourself (library use and tests). */
 export function queueInstance(backend: QueueBackend, opts: QueueServiceOptions): ServiceInstance<typeof QueueService> {
-  return serviceInstance(QueueService, createQueueService(backend, opts), queueRoutes, backend);
+  return {
+    ...serviceInstance(QueueService, createQueueService(backend, opts), queueRoutes, backend),
+    resources: queueResources,
+  };
 }
 
 export const queueModule: ServiceModule = {

@@ -7,6 +7,7 @@ import { SecretCache } from "./cache.js";
 import { openSecretsBackend, SECRETS_SCHEMES } from "./registry.js";
 import { secretsRoutes } from "./rest.js";
 import { createSecretsService } from "./service.js";
+import { secretsResources } from "./resources.js";
 
 export interface SecretsInstanceOptions {
   /** Keep reads this long (ms); 0 or undefined turns the cache off. */
@@ -20,7 +21,10 @@ export function secretsInstance(
 ): ServiceInstance<typeof SecretsService> {
   const cache = opts.cacheTtlMs ? new SecretCache({ ttlMs: opts.cacheTtlMs }) : undefined;
   const impl = createSecretsService(backend, cache);
-  return serviceInstance(SecretsService, impl, secretsRoutes, backend, () => cache?.clear());
+  return {
+    ...serviceInstance(SecretsService, impl, secretsRoutes, backend, () => cache?.clear()),
+    resources: secretsResources,
+  };
 }
 
 export const secretsModule: ServiceModule = {

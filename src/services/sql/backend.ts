@@ -36,6 +36,8 @@ export interface RunOptions {
    * `rows` is empty and no result limit applies.
    */
   discardRows?: boolean;
+  /** Run this statement read-only, as the backend's `readonly` mode would (a policy's Query-only caller). */
+  readonly?: boolean;
 }
 
 /** A statement runner bound to one open transaction. */
@@ -44,6 +46,8 @@ export interface SqlTx {
 }
 
 export interface TransactionOptions {
+  /** Run the whole transaction read-only, as the backend's `readonly` mode would. */
+  readonly?: boolean;
   /**
    * Aborting it while a statement is in flight ends the transaction at once (the session is ended, which rolls
    * back on the server) — how a script watchdog stops a slow statement. Once it is aborted the transaction never

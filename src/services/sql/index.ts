@@ -13,6 +13,7 @@ import { ScriptPool } from "./script/pool.js";
 import type { ScriptLimits } from "./script/protocol.js";
 import { sqlRoutes } from "./rest.js";
 import { createSqlService } from "./service.js";
+import { sqlResources } from "./resources.js";
 
 const MiB = 1024 * 1024;
 
@@ -149,7 +150,10 @@ export function sqlInstance(backend: SqlBackend, opts: SqlInstanceOptions = {}):
   const limits = { ...settings.scripts, outputBytes: settings.result.maxBytes };
   const scripts = new ScriptPool(limits, settings.scriptWorkers, settings.scriptQueue);
   opts.observer?.scriptWorkers(() => scripts.stats());
-  return serviceInstance(SqlService, createSqlService(audited, scripts), sqlRoutes, backend, () => scripts.close());
+  return {
+    ...serviceInstance(SqlService, createSqlService(audited, scripts), sqlRoutes, backend, () => scripts.close()),
+    resources: sqlResources,
+  };
 }
 
 export const sqlModule: ServiceModule = {

@@ -9,6 +9,7 @@ import type { SqlBackend, SqlValue } from "./backend.js";
 import { pbOfValue, valueOfPb } from "./values.js";
 import { runScript } from "./script/run.js";
 import type { ScriptPool } from "./script/pool.js";
+import { SQL_READ_ONLY } from "./resources.js";
 
 const MAX_SQL_BYTES = 1 << 20;
 const MAX_PARAMS = 65_535;
@@ -35,9 +36,11 @@ function atStatement(err: unknown, index: number): unknown {
 
 export function createSqlService(backend: SqlBackend, scripts: ScriptPool): ServiceImpl<typeof SqlService> {
   return {
-    async query(req) {
+    async query(req, ctx) {
       checkSql(req.sql);
-      const r = await backend.run(req.sql, params(req.params));
+      // A policy's Query-only caller (see resources.ts) runs read-only whatever the statement says. Tests that call
+      // the implementation directly may pass a bare context without values.
+      const r = await backend.run(req.sql, params(req.params), { readonly: ctx?.values?.get(SQL_READ_ONLY) === true });
       return {
         columns: r.columns,
         rows: r.rows.map((row) => ({ values: row.map(pbOfValue) })),

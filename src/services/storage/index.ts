@@ -6,6 +6,7 @@ import { STORAGE_CALLS } from "./calls.js";
 import { openStorageBackend, STORAGE_SCHEMES } from "./registry.js";
 import { storageRoutes } from "./rest.js";
 import { createStorageService, type StorageServiceOptions } from "./service.js";
+import { storageResources } from "./resources.js";
 
 export const DEFAULT_MAX_OBJECT_BYTES = 5 * 1024 ** 3;
 
@@ -14,7 +15,10 @@ export function storageInstance(
   backend: StorageBackend,
   opts: StorageServiceOptions,
 ): ServiceInstance<typeof StorageService> {
-  return serviceInstance(StorageService, createStorageService(backend, opts), storageRoutes, backend);
+  return {
+    ...serviceInstance(StorageService, createStorageService(backend, opts), storageRoutes, backend),
+    resources: storageResources,
+  };
 }
 
 export const storageModule: ServiceModule = {

@@ -50,6 +50,7 @@ export class PostgresSql implements SqlBackend {
   private pool: pg.Pool;
   private config: pg.PoolConfig;
   private begin: string;
+  private beginReadOnly: string;
   /** Converters for column types found in pg_type (enums, arrays of them, extension types), by OID. */
   private types = new Map<number, Convert>();
 
@@ -81,10 +82,12 @@ export class PostgresSql implements SqlBackend {
     // read-write; set_config(…, true) is SET LOCAL, so a script's own SET cannot outlive it.
     const timeout = opts.statementTimeoutMs > 0 ? String(opts.statementTimeoutMs) : "0";
     this.begin = `BEGIN${opts.readonly ? " READ ONLY" : ""}; SELECT set_config('statement_timeout', '${timeout}', true)`;
+    this.beginReadOnly = `BEGIN READ ONLY; SELECT set_config('statement_timeout', '${timeout}', true)`;
   }
 
   async run(sql: string, params: readonly SqlValue[], opts: RunOptions = {}): Promise<SqlResult> {
-    if (this.opts.readonly) return this.transaction((tx) => tx.run(sql, params, opts));
+    if (this.opts.readonly || opts.readonly)
+      return this.transaction((tx) => tx.run(sql, params, opts), { readonly: true });
     return this.withClient(async (c, markBroken) => {
       const r = await this.exec(c, sql, params, opts, false);
       // Whatever slipped past the keyword check, a connection inside a transaction never goes back to the pool.
@@ -106,8 +109,11 @@ export class PostgresSql implements SqlBackend {
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       try {
-        await control(c, this.begin);
-        const result = await fn({ run: (sql, params, o = {}) => this.exec(c, sql, params, o, true) });
+        const readonly = this.opts.readonly || opts.readonly === true;
+        await control(c, readonly ? this.beginReadOnly : this.begin);
+        const result = await fn({
+          run: (sql, params, o = {}) => this.exec(c, sql, params, readonly ? { ...o, readonly } : o, true),
+        });
         // The caller gave up (its request was answered) while the last statement ran: roll back, never commit.
         if (signal?.aborted) throw abortReason(signal);
         await control(c, "COMMIT");
@@ -137,7 +143,7 @@ export class PostgresSql implements SqlBackend {
     inTransaction: boolean,
   ): Promise<SqlResult> {
     const keyword = leadingKeyword(sql);
-    if (this.opts.readonly && READONLY_REFUSED.has(keyword)) {
+    if ((this.opts.readonly || opts.readonly) && READONLY_REFUSED.has(keyword)) {
       throw sidecarError("FORBIDDEN", `read-only mode: ${keyword.toUpperCase()} statements are not allowed`);
     }
     if (TRANSACTION_CONTROL.has(keyword)) throw sidecarError("SQL_ERROR", TRANSACTION_CONTROL_MESSAGE);

@@ -34,6 +34,8 @@ export interface ExecRequest {
   discardRows: boolean;
   /** Outside a transaction of the caller's: the connection must be out of any transaction afterwards. */
   autocommit: boolean;
+  /** This call runs read-only (a policy's Query-only caller) on a writable database: under `PRAGMA query_only`. */
+  readonly?: boolean;
 }
 
 export type HostRequest = OpenRequest | ExecRequest;
@@ -79,7 +81,9 @@ class Connection {
   }
 
   exec(r: ExecRequest): SqlResult {
+    const queryOnly = r.readonly === true && !this.readonly;
     try {
+      if (queryOnly) this.db.pragma("query_only = ON");
       const result = this.statement(r);
       // The one connection must never be left inside a transaction, whatever slipped past the keyword check.
       if (r.autocommit && this.db.inTransaction) {
@@ -90,12 +94,14 @@ class Connection {
     } catch (err) {
       if (r.autocommit && this.db.inTransaction) this.db.exec("ROLLBACK");
       throw mapSqliteError(err);
+    } finally {
+      if (queryOnly) this.db.pragma("query_only = OFF");
     }
   }
 
-  private statement({ sql, params, internal, discardRows }: ExecRequest): SqlResult {
+  private statement({ sql, params, internal, discardRows, readonly }: ExecRequest): SqlResult {
     const stmt = this.prepare(sql);
-    if (this.readonly && !internal && !stmt.readonly) {
+    if ((this.readonly || readonly) && !internal && !stmt.readonly) {
       throw sidecarError("FORBIDDEN", "read-only mode: the statement writes to the database");
     }
     if (!internal && TRANSACTION_CONTROL.has(leadingKeyword(sql))) {

@@ -170,6 +170,7 @@ export class SqliteSql implements SqlBackend {
         internal: false,
         discardRows: !!opts.discardRows,
         autocommit: true,
+        readonly: opts.readonly === true,
       });
     });
   }
