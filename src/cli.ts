@@ -67,8 +67,13 @@ async function main(): Promise<number> {
         writeTimeoutMs: config.writeTimeoutMs,
       },
       log,
+      // Nothing could read the metrics without an admin listener, so they cost nothing then.
+      metrics: config.admin.length > 0,
+      otlpEndpoint: config.otlpEndpoint,
+      compressMinBytes: config.compressMinBytes,
     });
     for (const addr of config.listen) await sidecar.listen(addr);
+    for (const addr of config.admin) await sidecar.listenAdmin(addr);
   } catch (err) {
     process.stderr.write(`mikcar: ${describeError(err).error}\n`);
     await sidecar?.close(0).catch(() => {});

@@ -2,6 +2,7 @@
 export { createSidecar, type SidecarOptions } from "./server/create-sidecar.js";
 export { createSidecarServer, DEFAULT_LIMITS, type Sidecar, type SidecarConfig } from "./server/server.js";
 export type { ListenAddress } from "./server/listener.js";
+export type { Metrics } from "./server/metrics.js";
 export { serviceModules } from "./services/catalogue.js";
 export type { ServiceModule, ServiceInstance, ServerLimits } from "./services/module.js";
 export { ErrorKinds, SidecarError, sidecarError } from "./shared/errors.js";

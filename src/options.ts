@@ -8,7 +8,8 @@ import type { ListenAddress } from "./server/listener.js";
 import { parseRate } from "./server/policy/rate-limit.js";
 import type { TlsFiles } from "./server/tls.js";
 import { serviceModules } from "./services/catalogue.js";
-import { type ServiceModule, urlEnvOf } from "./services/module.js";
+import { readFileSync } from "node:fs";
+import { optionSpecsOf, type ServiceModule, urlEnvOf } from "./services/module.js";
 import type { LogLevel } from "./shared/log.js";
 import {
   envNames,
@@ -21,6 +22,7 @@ import {
 } from "./shared/option-spec.js";
 import { OptionError } from "./shared/units.js";
 import { redactUrl } from "./shared/redact.js";
+import { RESILIENCE_KEYS } from "./shared/resilience-options.js";
 import { schemeOf } from "./shared/url.js";
 
 /** A configuration the user must fix; the CLI prints the message and exits 1. */
@@ -61,6 +63,10 @@ export interface Config {
   writeTimeoutMs: number;
   shutdownGraceMs: number;
   logLevel: LogLevel;
+  /** Admin listeners (metrics, stats, health); none unless --admin-port or --admin-socket. */
+  admin: ListenAddress[];
+  otlpEndpoint?: string;
+  compressMinBytes: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -95,6 +101,31 @@ export const SERVER_OPTIONS = {
     env: "REQUEST_TIMEOUT",
     description: "time before 408 / DEADLINE_EXCEEDED, 0 = none",
     default: 30_000,
+  },
+  "admin-port": {
+    type: "integer",
+    min: 0,
+    max: 65_535,
+    env: "ADMIN_PORT",
+    description: "admin listener (/metrics, /stats, /health/live, /health/ready; no token) on this TCP port",
+  },
+  "admin-host": { type: "string", env: "ADMIN_HOST", description: "address of the admin port", default: "127.0.0.1" },
+  "admin-socket": { type: "string", env: "ADMIN_SOCKET", description: "admin listener on a Unix socket" },
+  "otlp-endpoint": {
+    type: "string",
+    env: ["OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"],
+    description: "send OpenTelemetry traces over OTLP/HTTP to this URL (http://collector:4318)",
+  },
+  "compress-min-size": {
+    type: "size",
+    env: "COMPRESS_MIN_SIZE",
+    description: "smallest JSON response compressed (gzip, br) when the client asks, 0 = never",
+    default: 1024,
+  },
+  config: {
+    type: "string",
+    env: "SIDECAR_CONFIG",
+    description: 'JSON file with a resiliency section: {"resiliency": {"kv": {"retries": 3}, "*": {...}}}',
   },
   policy: {
     type: "string",
@@ -214,7 +245,7 @@ function argSpec(): NonNullable<ParseArgsConfig["options"]> {
   for (const m of serviceModules) {
     spec[m.name] = { type: "boolean" };
     spec[`${m.name}-url`] = { type: "string" };
-    for (const [opt, o] of Object.entries(m.options ?? {})) {
+    for (const [opt, o] of Object.entries(optionSpecsOf(m))) {
       spec[optionFlag(m.name, opt)] = { type: o.type === "boolean" ? "boolean" : "string" };
     }
     for (const opt of Object.keys(SERVICE_SERVER_OPTIONS)) spec[optionFlag(m.name, opt)] = { type: "string" };
@@ -261,6 +292,9 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
     return { value: raw === undefined ? spec.default : parseOption(spec, raw, what), from, given: raw !== undefined };
   };
 
+  const configFile = server("config").value as string | undefined;
+  const resiliency = configFile ? readResiliency(configFile) : {};
+
   const services: ServiceConfig[] = [];
   for (const m of serviceModules) {
     const urlFlag = values[`${m.name}-url`] as string | undefined;
@@ -274,15 +308,24 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
           `accepted schemes are ${m.schemes.map((s) => `${s}://`).join(", ")}`,
       );
     }
-    const given: Record<string, string | boolean | undefined> = {};
+    const given: Record<string, string | boolean | number | undefined> = {};
     const sources: Record<string, string> = {};
-    for (const [opt, o] of Object.entries(m.options ?? {})) {
-      const { raw, from } = pick(values, env, optionFlag(m.name, opt), o);
+    const specs = optionSpecsOf(m);
+    for (const [opt, o] of Object.entries(specs)) {
+      const picked = pick(values, env, optionFlag(m.name, opt), o);
+      let raw: string | boolean | number | undefined = picked.raw;
+      let from = picked.from;
+      // Flag, then environment, then the config file (the service's section, then "*"), then the default.
+      const fileValue = resiliency[m.name]?.[opt] ?? resiliency["*"]?.[opt];
+      if (raw === undefined && fileValue !== undefined) {
+        raw = fileValue;
+        from = `${configFile} resiliency.${resiliency[m.name]?.[opt] !== undefined ? m.name : "*"}.${opt}`;
+      }
       given[opt] = raw;
       sources[opt] = from;
     }
-    // Messages name what the user actually set: the flag, or the environment variable it came from.
-    const options = resolveOptions(m.options ?? {}, given, (opt) =>
+    // Messages name what the user actually set: the flag, the environment variable or the file entry.
+    const options = resolveOptions(specs, given, (opt) =>
       sources[opt] === "default" || sources[opt] === undefined ? `--${optionFlag(m.name, opt)}` : sources[opt]!,
     );
     const concurrencySpec = serviceServerSpec(m.name, "max-concurrency");
@@ -322,6 +365,16 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
     listen.push({ host: server("host").value as string, port: port.value as number });
   if (socket !== undefined) listen.push({ socket: socket.replace(/^unix:/, "") });
 
+  const admin: ListenAddress[] = [];
+  const adminPort = server("admin-port");
+  if (adminPort.given) admin.push({ host: server("admin-host").value as string, port: adminPort.value as number });
+  const adminSocket = server("admin-socket").value as string | undefined;
+  if (adminSocket !== undefined) admin.push({ socket: adminSocket.replace(/^unix:/, "") });
+  const otlp = server("otlp-endpoint").value as string | undefined;
+  if (otlp !== undefined && !/^https?:\/\/[^/]/.test(otlp)) {
+    throw new ConfigError(`--otlp-endpoint must be an http:// or https:// URL; got ${JSON.stringify(otlp)}`);
+  }
+
   const rateText = server("rate-limit");
   let rateLimit: Config["rateLimit"];
   if (rateText.value !== undefined) {
@@ -356,6 +409,9 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
     version,
     services,
     listen,
+    admin,
+    otlpEndpoint: otlp,
+    compressMinBytes: server("compress-min-size").value as number,
     authToken,
     policy: server("policy").value as string | undefined,
     policyWatch: values["no-policy-watch"] !== true,
@@ -376,6 +432,43 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
     shutdownGraceMs: server("shutdown-grace").value as number,
     logLevel: server("log-level").value as LogLevel,
   };
+}
+
+type Resiliency = Record<string, Record<string, string | number | boolean>>;
+
+/**
+ * The `resiliency` section of a config file: per service name (or "*" for all), the resilience options by the
+ * names of their flags without the service prefix (`call-timeout`, `retries`, `breaker-failures`, …).
+ */
+function readResiliency(file: string): Resiliency {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  const section = (doc as { resiliency?: unknown } | null)?.resiliency;
+  if (section === undefined) return {};
+  const known = new Set(["*", ...serviceModules.map((m) => m.name)]);
+  if (typeof section !== "object" || section === null || Array.isArray(section)) {
+    throw new ConfigError(`${file}: resiliency must be an object keyed by service name or "*"`);
+  }
+  for (const [svc, opts] of Object.entries(section)) {
+    if (!known.has(svc))
+      throw new ConfigError(`${file}: resiliency.${svc}: unknown service (known: ${[...known].join(", ")})`);
+    if (typeof opts !== "object" || opts === null || Array.isArray(opts)) {
+      throw new ConfigError(`${file}: resiliency.${svc} must be an object of options`);
+    }
+    for (const [k, v] of Object.entries(opts)) {
+      if (!RESILIENCE_KEYS.includes(k)) {
+        throw new ConfigError(`${file}: resiliency.${svc}.${k}: unknown option (known: ${RESILIENCE_KEYS.join(", ")})`);
+      }
+      if (!["string", "number", "boolean"].includes(typeof v)) {
+        throw new ConfigError(`${file}: resiliency.${svc}.${k} must be a string or a number`);
+      }
+    }
+  }
+  return section as Resiliency;
 }
 
 function optionLine(flag: string, spec: OptionSpec, short?: string): string {
@@ -405,6 +498,10 @@ export function helpText(version: string): string {
     for (const [opt, o] of Object.entries(m.options ?? {})) lines.push(`  ${optionLine(optionFlag(m.name, opt), o)}`);
     for (const opt of Object.keys(SERVICE_SERVER_OPTIONS) as Array<keyof typeof SERVICE_SERVER_OPTIONS>)
       lines.push(`  ${optionLine(optionFlag(m.name, opt), serviceServerSpec(m.name, opt))}`);
+  }
+  lines.push("", "Resilience toward each backend (--<service>-<option>, env <SERVICE>_<OPTION>, or the config file):");
+  for (const [opt, o] of Object.entries(optionSpecsOf({ ...serviceModules[0]!, options: {} }))) {
+    lines.push(`  ${optionLine(`<service>-${opt}`, { ...o, env: undefined })}`);
   }
   lines.push("  --all        every service on its embedded default", "", "Options:");
   for (const [name, o] of Object.entries(SERVER_OPTIONS) as Array<[string, OptionSpec]>) {

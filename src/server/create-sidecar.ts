@@ -16,15 +16,18 @@ import type { ServiceMethods } from "./policy/document.js";
 import { PolicyEvents } from "./policy/events.js";
 import type { RateStore } from "./policy/rate-limit.js";
 import { filePolicy, type PolicySource, staticPolicy } from "./policy/source.js";
+import { Metrics } from "./metrics.js";
 import { createSidecarServer, DEFAULT_LIMITS, type Sidecar } from "./server.js";
+import { Tracing } from "./tracing.js";
 import { type TlsFiles, TlsMaterial } from "./tls.js";
 
 export interface SidecarOptions {
   /** Service name → backend URL, or an instance you opened yourself. */
   services: Record<string, string | ServiceInstance>;
   /**
-   * Per-service options (the CLI's `--<service>-<option>` flags), by service name: typed values (sizes in
-   * bytes, durations in ms) or text as a flag would take it ("10MiB", "30s").
+   * Per-service options (the CLI's `--<service>-<option>` flags, resilience included: `call-timeout`, `retries`,
+   * `breaker-failures`, …), by service name: typed values (sizes in bytes, durations in ms) or text as a flag
+   * would take it ("10MiB", "30s").
    */
   serviceOptions?: Record<string, Record<string, OptionInput>>;
   /** What chose each service's URL (flag, variable, default), for the start-up log. */
@@ -52,12 +55,22 @@ export interface SidecarOptions {
   tls?: TlsFiles;
   limits?: Partial<ServerLimits>;
   log?: Logger;
+  /** Record Prometheus metrics (served by `listenAdmin`); default true. */
+  metrics?: boolean;
+  /** OTLP/HTTP endpoint for traces (`http://collector:4318`); no tracing when absent. */
+  otlpEndpoint?: string;
+  /** Smallest REST JSON body compressed when asked (and the RPC threshold); 0 = off; default 1 KiB. */
+  compressMinBytes?: number;
 }
 
 /** Opens every named service (closing those already opened if one fails) and assembles the server. */
 export async function createSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const log = opts.log ?? createLogger();
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const tracing = opts.otlpEndpoint ? new Tracing({ endpoint: opts.otlpEndpoint }) : undefined;
+  // Tracing needs the observer too (backend spans are started by it), even when metrics are not served.
+  const metrics = opts.metrics !== false || tracing ? new Metrics() : undefined;
+  if (metrics && tracing) metrics.tracer = tracing;
   const opened: Array<{ name: string; instance: ServiceInstance }> = [];
   try {
     for (const [name, spec] of Object.entries(opts.services)) {
@@ -71,7 +84,12 @@ export async function createSidecar(opts: SidecarOptions): Promise<Sidecar> {
           `unknown service ${JSON.stringify(name)}: known services are ${serviceModules.map((m) => m.name).join(", ")}`,
         );
       }
-      const instance = await openService(mod, spec, { log, limits, options: opts.serviceOptions?.[name] });
+      const instance = await openService(mod, spec, {
+        log,
+        limits,
+        options: opts.serviceOptions?.[name],
+        observer: metrics,
+      });
       const from = opts.urlSources?.[name];
       log.info("service.opened", {
         service: name,
@@ -83,6 +101,7 @@ export async function createSidecar(opts: SidecarOptions): Promise<Sidecar> {
     }
   } catch (err) {
     await Promise.allSettled(opened.map((s) => s.instance.close()));
+    await tracing?.close().catch(() => {});
     log.error("service.open_failed", describeError(err));
     throw err;
   }
@@ -134,11 +153,15 @@ export async function createSidecar(opts: SidecarOptions): Promise<Sidecar> {
       events,
       limits,
       log,
+      metrics,
+      tracing,
+      compressMinBytes: opts.compressMinBytes,
     });
   } catch (err) {
     policy?.close();
     await rateStore?.close();
     await Promise.allSettled(opened.map((s) => s.instance.close()));
+    await tracing?.close().catch(() => {});
     throw err;
   }
 }

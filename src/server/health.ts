@@ -1,12 +1,14 @@
 /**
- * Health, one answer for two audiences: `GET /health` (JSON, 200 or 503) and `grpc.health.v1.Health`
- * (Check, List, Watch per service name). Each check probes the backends live, with a short deadline, so a
- * stopped Redis shows up at once and recovery too.
+ * Readiness, one answer for three audiences: `GET /health` on the API port, `GET /health/ready` on the admin
+ * port (JSON, 200 or 503) and `grpc.health.v1.Health` (Check, List, Watch per service name). A service is ready
+ * when a live probe of its backend answers (with a short deadline, so a stopped Redis shows up at once and
+ * recovery too) and its circuit breaker is not open.
  */
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/health/v1/health_pb.js";
 import type { ServiceInstance } from "../services/module.js";
+import type { CircuitStateName } from "../shared/resilience.js";
 
 export interface HealthEntry {
   /** REST name, e.g. "kv". */
@@ -16,11 +18,16 @@ export interface HealthEntry {
 
 export interface HealthReport {
   status: "ok" | "degraded";
-  services: Record<string, { backend: string; status: "ok" | "unavailable" }>;
+  services: Record<string, { backend: string; status: "ok" | "unavailable"; breaker: CircuitStateName }>;
 }
 
 const PROBE_TIMEOUT_MS = 2_000;
 const WATCH_INTERVAL_MS = 5_000;
+
+/** Ready: the backend answers and its breaker lets calls through. */
+async function ready(instance: ServiceInstance): Promise<boolean> {
+  return (await probe(instance)) && instance.policy?.state !== "open";
+}
 
 async function probe(instance: ServiceInstance): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -40,9 +47,13 @@ export function createHealth(entries: readonly HealthEntry[]) {
   async function report(): Promise<HealthReport> {
     const results = await Promise.all(entries.map(async (e) => [e, await probe(e.instance)] as const));
     const services: HealthReport["services"] = {};
-    for (const [e, ok] of results)
-      services[e.name] = { backend: e.instance.backend, status: ok ? "ok" : "unavailable" };
-    return { status: results.every(([, ok]) => ok) ? "ok" : "degraded", services };
+    let all = true;
+    for (const [e, ok] of results) {
+      const breaker = e.instance.policy?.state ?? "closed";
+      services[e.name] = { backend: e.instance.backend, status: ok ? "ok" : "unavailable", breaker };
+      all &&= ok && breaker !== "open";
+    }
+    return { status: all ? "ok" : "degraded", services };
   }
 
   /** "" is the whole server; otherwise a fully-qualified service name. Undefined when unknown. */
@@ -50,7 +61,7 @@ export function createHealth(entries: readonly HealthEntry[]) {
     if (service === "") return (await report()).status === "ok" ? Status.SERVING : Status.NOT_SERVING;
     const e = byRpcName.get(service);
     if (!e) return undefined;
-    return (await probe(e.instance)) ? Status.SERVING : Status.NOT_SERVING;
+    return (await ready(e.instance)) ? Status.SERVING : Status.NOT_SERVING;
   }
 
   function register(router: ConnectRouter) {

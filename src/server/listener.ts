@@ -24,6 +24,8 @@ export type NodeHandler = (
 
 export interface DualListener {
   readonly address: string;
+  /** Open client connections and HTTP/2 streams, for metrics and /stats. */
+  counts(): { connections: number; streams: number };
   close(graceMs: number): Promise<void>;
 }
 
@@ -65,6 +67,11 @@ export async function listenDual(
     sessions.add(s);
     s.once("close", () => sessions.delete(s));
     guard.addSession(s);
+  });
+  let streams = 0;
+  h2.on("stream", (st) => {
+    streams++;
+    st.once("close", () => streams--);
   });
   const sockets = new Set<net.Socket>();
   // The Unix socket stays plaintext: only local processes reach it, and they are what TLS would protect against.
@@ -112,6 +119,7 @@ export async function listenDual(
 
   return {
     address,
+    counts: () => ({ connections: sockets.size, streams }),
     async close(graceMs) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sessions) s.close(); // GOAWAY: in-flight streams finish, no new ones

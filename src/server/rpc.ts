@@ -10,12 +10,78 @@ import * as reflectionV1alpha from "../../gen/grpc/reflection/v1alpha/reflection
 import type { Logger } from "../shared/log.js";
 import { registerService, type ServerLimits, type ServiceInstance } from "../services/module.js";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
-import { Deadlines } from "./deadlines.js";
+import { Deadlines } from "../shared/deadlines.js";
 import type { Gate } from "./policy/gate.js";
 import { REQUEST_STATE, stateIn } from "./policy/request-state.js";
 import { logFailure, requestTimeout, toRpcError } from "./failures.js";
+import { CODE_NAMES, type Metrics, type MethodSeries, Protocol } from "./metrics.js";
 import { registerReflection } from "./reflection.js";
+import type { Tracing } from "./tracing.js";
 import { asClientError, fixParseErrors } from "./rpc-parse-errors.js";
+
+function protocolOf(contentType: string | null): Protocol {
+  if (contentType === null || !contentType.startsWith("application/grpc")) return Protocol.Connect;
+  return contentType.startsWith("application/grpc-web") ? Protocol.GrpcWeb : Protocol.Grpc;
+}
+
+/**
+ * The one observation point of an RPC, whichever path delivered it: counts, duration and in-flight gauge per
+ * service/method/protocol, and the request's span (its `traceparent` in the response headers, or in the error's
+ * metadata). For streams the duration runs until the response starts. Outermost, so it sees the final code.
+ */
+function observeInterceptor(
+  metrics: Metrics | undefined,
+  tracing: Tracing | undefined,
+  names: Map<string, string>,
+): Interceptor {
+  const series = new WeakMap<object, MethodSeries>();
+  const seriesOf = (req: { service: DescService; method: { name: string } }) => {
+    let s = series.get(req.method);
+    if (!s) {
+      s = metrics!.method(names.get(req.service.typeName) ?? req.service.typeName, req.method.name);
+      series.set(req.method, s);
+    }
+    return s;
+  };
+  return (next) => (req) => {
+    const t0 = performance.now();
+    const protocol = protocolOf(req.header.get("content-type"));
+    if (metrics) metrics.inflight[protocol]!.inc();
+    const span = tracing?.startRequest(`${req.service.typeName}/${req.method.name}`, req.header.get("traceparent"), {
+      "rpc.system": PROTOCOL_SYSTEM[protocol]!,
+      "rpc.service": req.service.typeName,
+      "rpc.method": req.method.name,
+    });
+    const done = (code: number) => {
+      if (metrics) {
+        metrics.inflight[protocol]!.dec();
+        seriesOf(req).observe(protocol, code, (performance.now() - t0) / 1000);
+      }
+      if (span) tracing!.endRequest(span, code, CODE_NAMES[code] ?? "unknown");
+    };
+    let p;
+    try {
+      p = span ? tracing!.run(span, () => next(req)) : next(req);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return p.then(
+      (res) => {
+        done(0);
+        if (span) res.header.set("traceparent", tracing!.traceparentOf(span));
+        return res;
+      },
+      (err) => {
+        const ce = ConnectError.from(err);
+        done(ce.code);
+        if (span) ce.metadata.set("traceparent", tracing!.traceparentOf(span));
+        throw ce;
+      },
+    );
+  };
+}
+
+const PROTOCOL_SYSTEM = ["rest", "connect_rpc", "grpc", "grpc_web"];
 
 /**
  * Identification and rate limits for every RPC except grpc.health.v1 (open, like `GET /health`); the principal
@@ -76,6 +142,10 @@ function deadlineAndErrors(limits: ServerLimits, log: Logger): Interceptor {
 
 export interface RpcSetup {
   services: readonly ServiceInstance[];
+  /** REST names by proto service name ("mikcar.kv.v1.KvService" → "kv"), the `service` label of metrics. */
+  names?: Map<string, string>;
+  metrics?: Metrics;
+  tracing?: Tracing;
   auth: Gate;
   limits: ServerLimits;
   log: Logger;
@@ -83,8 +153,13 @@ export interface RpcSetup {
 }
 
 /** `track`: the services read the request state (a policy is in force, or the access log is on). */
-export function rpcInterceptors(setup: Pick<RpcSetup, "auth" | "limits" | "log">, track = true): Interceptor[] {
-  return [deadlineAndErrors(setup.limits, setup.log), authInterceptor(setup.auth, track)];
+export function rpcInterceptors(
+  setup: Pick<RpcSetup, "auth" | "limits" | "log" | "metrics" | "tracing" | "names">,
+  track = true,
+): Interceptor[] {
+  const base = [deadlineAndErrors(setup.limits, setup.log), authInterceptor(setup.auth, track)];
+  if (!setup.metrics && !setup.tracing) return base;
+  return [observeInterceptor(setup.metrics, setup.tracing, setup.names ?? new Map()), ...base];
 }
 
 /** The `routes` function for connectNodeAdapter. */

@@ -12,6 +12,7 @@ import { serverStopping } from "../shared/stopping.js";
 import { createRestDispatcher, sendError } from "./rest/dispatcher.js";
 import { stringifyExact } from "../shared/exact-json.js";
 import type { ServerLimits, ServiceInstance } from "../services/module.js";
+import { createAdminHandler } from "./admin.js";
 import { discardRestOfBody } from "./body.js";
 import { createHealth } from "./health.js";
 import { listenDual, type DualListener, type ListenAddress, type NodeHandler } from "./listener.js";
@@ -24,7 +25,10 @@ import { MemoryRateStore, type RateStore } from "./policy/rate-limit.js";
 import { attachState, peerNames, REQUEST_STATE, type RequestState, stateOf } from "./policy/request-state.js";
 import type { PolicySource } from "./policy/source.js";
 import type { TlsMaterial } from "./tls.js";
+import type { Metrics } from "./metrics.js";
 import { rpcInterceptors, rpcRoutes } from "./rpc.js";
+import { StatsWindow } from "./stats.js";
+import type { Tracing } from "./tracing.js";
 import { createFastRpc } from "./rpc-fast/handler.js";
 import { traceOf } from "./trace.js";
 
@@ -60,13 +64,25 @@ export interface SidecarConfig {
   events?: PolicyEvents;
   limits?: Partial<ServerLimits>;
   log?: Logger;
+  /** Records requests (and, if the services were opened with it as observer, backend calls); none when absent. */
+  metrics?: Metrics;
+  /** Spans per request and backend call; none when absent. */
+  tracing?: Tracing;
+  /** Smallest REST JSON body compressed (gzip/br) when the client accepts it, and RPC's threshold; 0 = off. */
+  compressMinBytes?: number;
 }
+
+export const DEFAULT_COMPRESS_MIN_BYTES = 1024;
 
 export interface Sidecar {
   /** The request handler, for mounting on a server of your own. */
   readonly handler: NodeHandler;
   /** Starts a listener (TCP or Unix socket); returns its address ("127.0.0.1:3001", "unix:/tmp/m.sock"). */
   listen(addr: ListenAddress): Promise<string>;
+  /** Starts an admin listener (metrics, stats, health; no token); returns its address. */
+  listenAdmin(addr: ListenAddress): Promise<string>;
+  /** The metrics registry, when metrics are on (policy denials and rate-limit refusals are counted in it). */
+  readonly metrics: Metrics | undefined;
   /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes the backends. */
   close(graceMs?: number): Promise<void>;
   /** Reads the policy file and the TLS certificates again (what SIGHUP does); a bad file keeps the old. */
@@ -103,12 +119,41 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
   // Request state is only needed when something reads it: a policy, the access log or client certificates.
   const tracked = config.policy !== undefined || accessLog !== undefined || config.tls?.mtls === true;
   const health = createHealth(config.services);
+  const { metrics, tracing } = config;
+  const compressMinBytes = config.compressMinBytes ?? DEFAULT_COMPRESS_MIN_BYTES;
+  // 0 turns sending compressed RPC answers off; they are still accepted.
+  const rpcCompressMin = compressMinBytes > 0 ? compressMinBytes : Number.MAX_SAFE_INTEGER;
+  if (metrics && tracing) metrics.tracer = tracing;
+  if (metrics) {
+    // The policy's refusals, by token id (bounded: the ids of the policy file, "anonymous", "server").
+    events.on("denied", (d) => metrics.denied(d.token));
+    events.on("rate_limited", (r) => metrics.rateLimited(r.token));
+  }
   const listeners: DualListener[] = [];
+  const adminListeners: DualListener[] = [];
+  metrics?.connections(() => {
+    const out = { connections: 0, streams: 0 };
+    for (const l of listeners) {
+      const c = l.counts();
+      out.connections += c.connections;
+      out.streams += c.streams;
+    }
+    return out;
+  });
+  const stats = metrics
+    ? new StatsWindow({
+        metrics,
+        services: config.services,
+        health: () => health.report(),
+        connections: () => metrics.connectionCounts(),
+      })
+    : undefined;
+  const admin = createAdminHandler({ metrics, stats, ready: () => health.report(), log });
   // `stopping` ends long-polls and endless streams as soon as shutdown begins; `shutdown` (Connect's own
   // signal, which every RPC sees) only near the end of the grace period, so that ordinary calls finish.
   const stopping = new AbortController();
   const shutdown = new AbortController();
-  const rest = createRestDispatcher(services, limits, log, stopping.signal);
+  const rest = createRestDispatcher(services, limits, log, stopping.signal, { metrics, tracing, compressMinBytes });
 
   async function fallback(req: IncomingMessage, res: ServerResponse) {
     const path = (req.url ?? "/").split("?", 1)[0];
@@ -135,12 +180,14 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
   }
 
   const served = services.map((s) => s.instance);
-  const interceptors = rpcInterceptors({ auth, limits, log }, tracked);
+  // One list for both RPC paths, so the fast path's calls are counted and traced like the adapter's.
+  const interceptors = rpcInterceptors({ auth, limits, log, metrics, tracing, names: serviceNames }, tracked);
   const acceptCompression = [compressionGzip, compressionBrotli];
   const adapter = connectNodeAdapter({
     routes: rpcRoutes({ services: served, auth, limits, log, registerHealth: health.register }),
     interceptors,
     acceptCompression,
+    compressMinBytes: rpcCompressMin,
     readMaxBytes: limits.maxBodyBytes,
     shutdownSignal: shutdown.signal,
     // The stopping signal, and the state the outer handler attached to the Node request (for the interceptors
@@ -160,6 +207,7 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
     interceptors,
     readMaxBytes: limits.maxBodyBytes,
     acceptCompression,
+    compressMinBytes: rpcCompressMin,
     shutdownSignal: shutdown.signal,
     stoppingSignal: stopping.signal,
     requestValues: (req, values) => {
@@ -206,9 +254,11 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
       }
     }
     // The fast path writes the trace headers with its own (setHeader validates and stores each one apart).
-    if (rpc && fast(req, res, trace)) return;
+    // With tracing on, the REST layer and the RPC interceptor answer with the request span's own traceparent.
+    const echo = tracing ? { traceId: trace.traceId } : trace;
+    if (rpc && fast(req, res, echo)) return;
     res.setHeader("x-trace-id", trace.traceId);
-    if (trace.traceparent) res.setHeader("traceparent", trace.traceparent);
+    if (echo.traceparent) res.setHeader("traceparent", echo.traceparent);
     if (rpc) adapter(req, res);
     else serveFallback(req as IncomingMessage, res as ServerResponse);
   };
@@ -216,6 +266,14 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
   return {
     handler,
     events,
+    metrics,
+    async listenAdmin(addr) {
+      const l = await listenDual(addr, admin, limits);
+      adminListeners.push(l);
+      stats?.start();
+      log.info("admin.listening", { address: l.address, metrics: metrics !== undefined });
+      return l.address;
+    },
     async listen(addr) {
       const l = await listenDual(addr, handler, limits, config.tls);
       listeners.push(l);
@@ -244,6 +302,9 @@ export function createSidecarServer(config: SidecarConfig): Sidecar {
       await Promise.all(listeners.splice(0).map((l) => l.close(graceMs)));
       clearTimeout(streamsDeadline);
       shutdown.abort();
+      stats?.stop();
+      await Promise.all(adminListeners.splice(0).map((l) => l.close(Math.min(graceMs, 1_000))));
+      await tracing?.close().catch((err) => log.warn("tracing.close_failed", describeError(err)));
       config.policy?.close();
       const results = await Promise.allSettled([
         ...config.services.map((s) => s.instance.close()),

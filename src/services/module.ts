@@ -4,8 +4,17 @@
  */
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import {
+  type BackendObserver,
+  type CallKinds,
+  guardBackend,
+  policyOf,
+  type ServiceObserver,
+} from "../shared/instrument.js";
 import type { Logger } from "../shared/log.js";
 import { type OptionInput, type OptionSpec, type OptionValue, resolveOptions } from "../shared/option-spec.js";
+import { BackendPolicy } from "../shared/resilience.js";
+import { RESILIENCE_KEYS, resilienceOptions, resilienceSettings } from "../shared/resilience-options.js";
 import type { RestRoute } from "../shared/rest-route.js";
 import type { ServiceResources } from "./resources.js";
 
@@ -17,6 +26,13 @@ export interface OpenContext {
   options: Record<string, OptionValue | undefined>;
   /** Server-wide limits a service may need (e.g. to clamp long-polls below the request timeout). */
   limits: ServerLimits;
+  /**
+   * Wraps the service's backend: the methods in `kinds` get the service's resilience policy (timeout, retries
+   * for idempotent ones, circuit breaker) and are recorded in metrics and traces. Other members pass through.
+   */
+  guard<T extends { readonly name: string }>(backend: T, kinds: CallKinds<T>): T;
+  /** Service-specific figures (queue deliveries, script workers); absent when nothing observes them. */
+  observer?: ServiceObserver;
 }
 
 export interface ServerLimits {
@@ -51,6 +67,8 @@ export interface ServiceInstance<S extends DescService = DescService> {
   readonly resources?: ServiceResources<S>;
   /** Cheap liveness probe of the backend; rejects or returns false when it is unreachable. */
   healthy(): Promise<boolean>;
+  /** The backend's resilience policy (circuit state for readiness), when it was opened with one. */
+  readonly policy?: BackendPolicy;
   close(): Promise<void>;
 }
 
@@ -101,6 +119,7 @@ export function serviceInstance<S extends DescService>(
     desc,
     impl,
     rest,
+    policy: policyOf(backend),
     healthy: async () => {
       await backend.ping();
       return true;
@@ -112,15 +131,36 @@ export function serviceInstance<S extends DescService>(
   };
 }
 
+/** Every option a module accepts: its own and the resilience options all services share. */
+export function optionSpecsOf(m: ServiceModule): Readonly<Record<string, OptionSpec>> {
+  return { ...m.options, ...resilienceOptions(m.name) };
+}
+
+export interface OpenServiceContext {
+  log: Logger;
+  limits: ServerLimits;
+  /** The module's own options and the shared resilience options, typed or as text. */
+  options?: Readonly<Record<string, OptionInput>>;
+  /** Records backend calls and service figures (the server's metrics and tracing); none when absent. */
+  observer?: BackendObserver & ServiceObserver;
+}
+
 /**
  * Opens a service: its options resolved against the module's specs (text parsed, defaults applied, bounds
- * checked, errors naming `--<service>-<option>`), then the module's own `open`.
+ * checked, errors naming `--<service>-<option>`), then the module's own `open` with a `guard` that applies the
+ * resilience options to the backend it opens.
  */
-export async function openService(
-  m: ServiceModule,
-  url: string,
-  ctx: { log: Logger; limits: ServerLimits; options?: Readonly<Record<string, OptionInput>> },
-): Promise<ServiceInstance> {
-  const options = resolveOptions(m.options ?? {}, ctx.options ?? {}, (o) => `--${m.name}-${o}`);
-  return m.open(url, { log: ctx.log, limits: ctx.limits, options });
+export async function openService(m: ServiceModule, url: string, ctx: OpenServiceContext): Promise<ServiceInstance> {
+  const all = resolveOptions(optionSpecsOf(m), ctx.options ?? {}, (o) => `--${m.name}-${o}`);
+  const options: Record<string, OptionValue | undefined> = {};
+  for (const k of Object.keys(m.options ?? {})) options[k] = all[k];
+  const settings = resilienceSettings(Object.fromEntries(RESILIENCE_KEYS.map((k) => [k, all[k]])));
+  const observer = ctx.observer;
+  const guard = <T extends { readonly name: string }>(backend: T, kinds: CallKinds<T>): T => {
+    const series = observer?.backend(m.name, backend.name);
+    const policy = new BackendPolicy(m.name, backend.name, settings, (state) => series?.circuit(state));
+    series?.circuit("closed");
+    return guardBackend(backend, kinds, policy, series);
+  };
+  return m.open(url, { log: ctx.log, limits: ctx.limits, options, guard, observer });
 }

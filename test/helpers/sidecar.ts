@@ -12,12 +12,14 @@ export interface RunningSidecar {
   url: string;
   /** Unix socket path, when asked for. */
   socket?: string;
+  /** http://127.0.0.1:PORT of the admin listener, when asked for. */
+  admin?: string;
   close(): Promise<void>;
 }
 
 export async function startSidecar(
   opts: Partial<SidecarOptions> & Pick<SidecarOptions, "services">,
-  listen: { socket?: boolean } = {},
+  listen: { socket?: boolean; admin?: boolean } = {},
 ): Promise<RunningSidecar> {
   const sidecar = await createSidecar({
     log: createLogger(process.env.TEST_LOG === "1" ? "debug" : "silent"),
@@ -29,5 +31,6 @@ export async function startSidecar(
     socket = join(mkdtempSync(join(tmpdir(), "mikcar-")), "s.sock");
     await sidecar.listen({ socket });
   }
-  return { sidecar, url: `http://${addr}`, socket, close: () => sidecar.close(2_000) };
+  const admin = listen.admin ? `http://${await sidecar.listenAdmin({ port: 0, host: "127.0.0.1" })}` : undefined;
+  return { sidecar, url: `http://${addr}`, socket, admin, close: () => sidecar.close(2_000) };
 }

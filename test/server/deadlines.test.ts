@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { Deadlines } from "../../src/server/deadlines.js";
+import { Deadlines } from "../../src/shared/deadlines.js";
 
 // Fake clock: the queue reads performance.now() and arms setTimeout, so both are faked; nothing here waits.
 describe("Deadlines", () => {

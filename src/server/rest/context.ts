@@ -22,6 +22,8 @@ export class RestCall implements RestRequest {
   private ac: AbortController | undefined;
   private reason: unknown = undefined;
   private q: URLSearchParams | undefined;
+  /** The service method the row called first (the `method` label of REST metrics). */
+  rpcMethod: string | undefined = undefined;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -79,6 +81,7 @@ export class RestCall implements RestRequest {
   }
 
   context(method: DescMethod): HandlerContext {
+    this.rpcMethod ??= method.name;
     return new RestHandlerContext(this.service, method, this);
   }
 }

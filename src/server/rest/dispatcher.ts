@@ -5,24 +5,42 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { finished, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Span } from "@opentelemetry/api";
 import FindMyWay from "find-my-way";
 import { SidecarError, sidecarError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
 import { readBody, discardRestOfBody } from "../body.js";
-import { type Deadline, Deadlines } from "../deadlines.js";
+import { type Deadline, Deadlines } from "../../shared/deadlines.js";
 import { errorBody, logFailure, requestTimeout } from "../failures.js";
 import type { ServerLimits, ServiceInstance } from "../../services/module.js";
 import { stateOf } from "../policy/request-state.js";
 import { RestCall } from "./context.js";
 import { parseExact, stringifyExact } from "../../shared/exact-json.js";
 import type { HttpMethod, RestResponse, RestRoute } from "../../shared/rest-route.js";
+import { CODE_NAMES, type Metrics, type MethodSeries, Protocol } from "../metrics.js";
+import type { Tracing } from "../tracing.js";
+import { compress, compressible, type Encoding, pickEncoding } from "./compress.js";
 
 const METHODS: HttpMethod[] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"];
 
 interface Store {
   route: RestRoute;
   service: ServiceInstance;
+  name: string;
+  /** The metrics of the method this row last called (rows call one method, so this is nearly always a hit). */
+  series: MethodSeries | undefined;
 }
+
+/** What the REST layer records and how it answers, beyond routing. */
+export interface RestObservers {
+  metrics?: Metrics;
+  tracing?: Tracing;
+  /** Smallest JSON/text body compressed when the client accepts gzip or br; 0 = never. */
+  compressMinBytes?: number;
+}
+
+const REST_INFLIGHT = Protocol.Rest;
 
 export interface RestDispatcher {
   /** Handles the request if a REST row matches its path (any method); returns false when no row does. */
@@ -35,12 +53,20 @@ export function createRestDispatcher(
   log: Logger,
   /** Aborted when the server begins to stop: long-polls answer now, with `Connection: close`. */
   stopping?: AbortSignal,
+  observers: RestObservers = {},
 ): RestDispatcher {
+  const { metrics, tracing } = observers;
+  const minCompress = observers.compressMinBytes ?? 0;
   // Trailing slashes are significant: `/secrets/list/db/` is the folder prefix "db/", not "db".
   const router = FindMyWay({ ignoreTrailingSlash: false, maxParamLength: 65_536 });
   for (const { name, instance } of services) {
     for (const route of instance.rest(instance.impl)) {
-      router.on(route.method, `/${name}${route.path}`, () => {}, { route, service: instance } satisfies Store);
+      router.on(route.method, `/${name}${route.path}`, () => {}, {
+        route,
+        service: instance,
+        name,
+        series: undefined,
+      } satisfies Store);
     }
   }
 
@@ -79,7 +105,7 @@ export function createRestDispatcher(
         );
         return true;
       }
-      const { route, service } = found.store as Store;
+      const store = found.store as Store;
       const params: Record<string, string> = {};
       for (const [k, v] of Object.entries(found.params)) {
         if (v === undefined) continue;
@@ -90,22 +116,66 @@ export function createRestDispatcher(
         }
         params[k] = v;
       }
-      await run(route, service, params, q < 0 ? "" : url.slice(q + 1), req, res);
+      const call = new RestCall(
+        req,
+        res,
+        store.service.desc,
+        params,
+        q < 0 ? "" : url.slice(q + 1),
+        stopping,
+        stateOf(req),
+      );
+      if (tracing) await traced(store, call, req, res);
+      else await run(store, call, req, res);
       return true;
     },
   };
 
-  async function run(
-    route: RestRoute,
-    service: ServiceInstance,
-    params: Record<string, string>,
-    qs: string,
-    req: IncomingMessage,
-    res: ServerResponse,
-  ) {
-    const call = new RestCall(req, res, service.desc, params, qs, stopping, stateOf(req));
+  /** Runs a row inside the request's span (a child of the caller's `traceparent`), named in the response. */
+  async function traced(store: Store, call: RestCall, req: IncomingMessage, res: ServerResponse) {
+    const t = tracing!;
+    const tp = req.headers.traceparent;
+    const span: Span = t.startRequest(
+      `${req.method} /${store.name}${store.route.path}`,
+      typeof tp === "string" ? tp : undefined,
+      {
+        "mikcar.service": store.name,
+        "mikcar.protocol": "rest",
+        "http.request.method": req.method ?? "GET",
+      },
+    );
+    res.setHeader("traceparent", t.traceparentOf(span));
+    let code: number = Code.Internal;
+    try {
+      code = await t.run(span, () => run(store, call, req, res));
+    } finally {
+      const method = call.rpcMethod ?? "unmapped";
+      span.updateName(`${store.name}/${method}`);
+      t.endRequest(span, code, CODE_NAMES[code] ?? "unknown", res.statusCode);
+    }
+  }
+
+  /** The one observation point of a REST request's metrics: counts by code, duration, in-flight gauge. */
+  function observe(store: Store, call: RestCall, code: number, t0: number) {
+    const m = metrics!;
+    m.inflight[REST_INFLIGHT]!.dec();
+    const method = call.rpcMethod ?? "unmapped";
+    let series = store.series;
+    if (series?.method !== method) series = store.series = m.method(store.name, method);
+    series.observe(Protocol.Rest, code, (performance.now() - t0) / 1000);
+  }
+
+  /** Runs a row; resolves with the Connect code of the outcome (0 = ok), for metrics and the span. */
+  async function run(store: Store, call: RestCall, req: IncomingMessage, res: ServerResponse): Promise<number> {
+    const route = store.route;
     let deadline: Deadline | undefined;
     let drain = false;
+    let code: number = Code.Internal;
+    let t0 = 0;
+    if (metrics) {
+      t0 = performance.now();
+      metrics.inflight[REST_INFLIGHT]!.inc();
+    }
     if (!route.untimed && deadlines) {
       deadline = deadlines.start(() => {
         const err = requestTimeout(limits.requestTimeoutMs);
@@ -124,22 +194,30 @@ export function createRestDispatcher(
         const done = result.onFinish;
         finished(res, (err) => done(!err && res.writableFinished));
       }
-      if (call.aborted && res.headersSent) return;
+      if (call.aborted && res.headersSent) return (code = Code.DeadlineExceeded);
       if (result.stream) await writeStream(res, result, limits.requestTimeoutMs);
-      else writeResult(res, result, stopping?.aborted === true && req.httpVersionMajor === 1);
+      else {
+        const closing = stopping?.aborted === true && req.httpVersionMajor === 1;
+        const compressing = writeResult(req, res, result, minCompress, closing);
+        if (compressing) await compressing;
+      }
+      return (code = 0);
     } catch (err) {
+      code = err instanceof ConnectError ? err.code : Code.Internal;
       if (res.headersSent) {
         // Mid-stream failure: the status is gone, so cut the response to show it is incomplete.
         logFailure(log, "rest.stream_failed", { method: req.method, path: pathOf(req) }, err);
         res.destroy();
-        return;
+        return code;
       }
       logFailure(log, "rest.failed", { method: req.method, path: pathOf(req) }, err);
       drain = err instanceof SidecarError && err.kind.status === 413;
       sendError(req, res, err, drain ? { connection: "close" } : undefined);
+      return code;
     } finally {
       deadline?.cancel();
       if (drain) discardRestOfBody(req);
+      if (metrics) observe(store, call, code, t0);
     }
   }
 }
@@ -184,7 +262,18 @@ async function writeStream(res: ServerResponse, r: RestResponse, idleMs: number)
   }
 }
 
-function writeResult(res: ServerResponse, r: RestResponse, closing: boolean) {
+/**
+ * Writes a buffered result. A JSON body of at least `minCompress` bytes (0 = never) is compressed when
+ * the client accepts gzip or br: then the returned promise settles once it is written; otherwise the write is
+ * synchronous and nothing is returned. Range responses (206, Content-Range) and encoded bodies are sent as is.
+ */
+function writeResult(
+  req: IncomingMessage,
+  res: ServerResponse,
+  r: RestResponse,
+  minCompress: number,
+  closing: boolean,
+): Promise<void> | undefined {
   const status = r.status ?? 200;
   let payload: string | Uint8Array | undefined = r.body;
   // Copied key by key, not with `{ ...r.headers }`: res.writeHead walks this object, and the object a spread
@@ -195,11 +284,43 @@ function writeResult(res: ServerResponse, r: RestResponse, closing: boolean) {
     payload = stringifyExact(r.json);
     headers["content-type"] ??= "application/json";
   }
-  if (payload !== undefined) headers["content-length"] ??= Buffer.byteLength(payload);
   // Shutting down: the client should not send another request on this connection.
   if (closing) headers.connection = "close";
+  if (payload !== undefined) {
+    const length = Buffer.byteLength(payload);
+    if (
+      minCompress > 0 &&
+      length >= minCompress &&
+      status !== 206 &&
+      headers["content-range"] === undefined &&
+      headers["content-encoding"] === undefined &&
+      // The sidecar's own JSON: results, listings, messages. Never stored bytes (objects carry an ETag for
+      // exactly those bytes; KV values are the caller's), whatever their type.
+      (r.json !== undefined || (headers.etag === undefined && compressible(headers["content-type"] as string)))
+    ) {
+      headers.vary = "accept-encoding";
+      const enc = req.method === "HEAD" ? undefined : pickEncoding(req.headers["accept-encoding"]);
+      if (enc) return writeCompressed(res, status, headers, payload, enc);
+    }
+    headers["content-length"] ??= length;
+  }
   res.writeHead(status, headers);
   res.end(payload);
+  return undefined;
+}
+
+async function writeCompressed(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string | number | string[]>,
+  payload: string | Uint8Array,
+  enc: Encoding,
+) {
+  const body = await compress(payload, enc);
+  headers["content-encoding"] = enc;
+  headers["content-length"] = body.length;
+  res.writeHead(status, headers);
+  res.end(body);
 }
 
 /** Writes the JSON error envelope. Usable by any layer that answers on its own (auth, health, 404). */

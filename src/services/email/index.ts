@@ -2,6 +2,7 @@
 import { EmailService } from "../../../gen/mikcar/email/v1/email_pb.js";
 import { type ServiceInstance, type ServiceModule, serviceInstance } from "../module.js";
 import type { EmailBackend } from "./backend.js";
+import { EMAIL_CALLS } from "./calls.js";
 import { EMAIL_SCHEMES, openEmailBackend } from "./registry.js";
 import { emailRoutes } from "./rest.js";
 import { createEmailService, type EmailServiceOptions } from "./service.js";
@@ -34,6 +35,8 @@ export const emailModule: ServiceModule = {
     },
   },
   async open(url, ctx) {
-    return emailInstance(await openEmailBackend(url), { batchConcurrency: ctx.options["batch-concurrency"] as number });
+    return emailInstance(ctx.guard(await openEmailBackend(url), EMAIL_CALLS), {
+      batchConcurrency: ctx.options["batch-concurrency"] as number,
+    });
   },
 };

@@ -2,6 +2,7 @@
 import { KvService } from "../../../gen/mikcar/kv/v1/kv_pb.js";
 import { type ServiceInstance, type ServiceModule, serviceInstance } from "../module.js";
 import type { KvBackend } from "./backend.js";
+import { KV_CALLS } from "./calls.js";
 import { KV_SCHEMES, openKvBackend } from "./registry.js";
 import { kvRoutes } from "./rest.js";
 import { createKvService } from "./service.js";
@@ -17,7 +18,7 @@ export const kvModule: ServiceModule = {
   summary: "key-value store with TTLs (memory, lmdb file, redis)",
   defaultUrl: "file://./data/kv.lmdb",
   schemes: KV_SCHEMES,
-  async open(url) {
-    return kvInstance(await openKvBackend(url));
+  async open(url, ctx) {
+    return kvInstance(ctx.guard(await openKvBackend(url), KV_CALLS));
   },
 };

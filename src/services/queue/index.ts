@@ -1,7 +1,10 @@
 /** The queue service as a sidecar module: `--queue`, `QUEUE_URL`, backends memory / redis / amqp. */
 import { QueueService } from "../../../gen/mikcar/queue/v1/queue_pb.js";
 import { type ServiceInstance, type ServiceModule, serviceInstance } from "../module.js";
+import { withPolicyOf } from "../../shared/instrument.js";
 import type { QueueBackend } from "./backend.js";
+import { QUEUE_CALLS } from "./calls.js";
+import { countDeliveries } from "./deliveries.js";
 import { openQueueBackend, QUEUE_SCHEMES } from "./registry.js";
 import { queueRoutes } from "./rest.js";
 import { createQueueService, type QueueServiceOptions } from "./service.js";
@@ -42,10 +45,18 @@ export const queueModule: ServiceModule = {
     },
   },
   async open(url, ctx) {
-    const backend = await openQueueBackend(url, {
+    const opened = await openQueueBackend(url, {
       maxDeliveries: ctx.options["max-deliveries"] as number,
       maxTopicLength: ctx.options["max-topic-length"] as number,
     });
+    const guarded = ctx.guard(opened, QUEUE_CALLS);
+    const observer = ctx.observer;
+    const backend = observer
+      ? withPolicyOf(
+          guarded,
+          countDeliveries(guarded, (outcome, n) => observer.queueDelivery(opened.name, outcome, n)),
+        )
+      : guarded;
     return queueInstance(backend, { requestTimeoutMs: ctx.limits.requestTimeoutMs, log: ctx.log });
   },
 };

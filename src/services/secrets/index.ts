@@ -2,6 +2,7 @@
 import { SecretsService } from "../../../gen/mikcar/secrets/v1/secrets_pb.js";
 import { type ServiceInstance, type ServiceModule, serviceInstance } from "../module.js";
 import type { SecretsBackend } from "./backend.js";
+import { SECRETS_CALLS } from "./calls.js";
 import { SecretCache } from "./cache.js";
 import { openSecretsBackend, SECRETS_SCHEMES } from "./registry.js";
 import { secretsRoutes } from "./rest.js";
@@ -41,6 +42,6 @@ export const secretsModule: ServiceModule = {
   },
   async open(url, ctx) {
     const cacheTtlMs = ctx.options["cache-ttl"] as number;
-    return secretsInstance(await openSecretsBackend(url), { cacheTtlMs });
+    return secretsInstance(ctx.guard(await openSecretsBackend(url), SECRETS_CALLS), { cacheTtlMs });
   },
 };

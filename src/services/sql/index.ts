@@ -5,7 +5,9 @@ import { createLogger, type Logger } from "../../shared/log.js";
 import { type OptionInput, type OptionSpec, resolveOptions } from "../../shared/option-spec.js";
 import { type ServiceInstance, type ServiceModule, serviceInstance } from "../module.js";
 import { auditBackend } from "./audit.js";
+import type { ServiceObserver } from "../../shared/instrument.js";
 import type { ResultLimits, SqlBackend } from "./backend.js";
+import { SQL_CALLS } from "./calls.js";
 import { SQL_SCHEMES, openSqlBackend } from "./registry.js";
 import { ScriptPool } from "./script/pool.js";
 import type { ScriptLimits } from "./script/protocol.js";
@@ -136,6 +138,8 @@ export function sqlSettings(o: Readonly<Record<string, OptionInput>> = {}): SqlS
 export interface SqlInstanceOptions {
   log?: Logger;
   settings?: SqlSettings;
+  /** Reports the script worker pool (`mikcar_sql_script_workers`). */
+  observer?: ServiceObserver;
 }
 
 /** A SQL service instance over a backend you opened yourself (library use and tests). */
@@ -145,6 +149,7 @@ export function sqlInstance(backend: SqlBackend, opts: SqlInstanceOptions = {}):
   // What a script hands out (its result, the params of a call) is bounded like a query's result.
   const limits = { ...settings.scripts, outputBytes: settings.result.maxBytes };
   const scripts = new ScriptPool(limits, settings.scriptWorkers, settings.scriptQueue);
+  opts.observer?.scriptWorkers(() => scripts.stats());
   return {
     ...serviceInstance(SqlService, createSqlService(audited, scripts), sqlRoutes, backend, () => scripts.close()),
     resources: sqlResources,
@@ -161,7 +166,7 @@ export const sqlModule: ServiceModule = {
   options,
   async open(url, ctx) {
     const settings = sqlSettings(ctx.options);
-    const backend = await openSqlBackend(url, settings);
-    return sqlInstance(backend, { log: ctx.log, settings });
+    const backend = ctx.guard(await openSqlBackend(url, settings), SQL_CALLS);
+    return sqlInstance(backend, { log: ctx.log, settings, observer: ctx.observer });
   },
 };

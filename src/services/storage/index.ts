@@ -2,6 +2,7 @@
 import { StorageService } from "../../../gen/mikcar/storage/v1/storage_pb.js";
 import { type ServiceInstance, type ServiceModule, serviceInstance } from "../module.js";
 import type { StorageBackend } from "./backend.js";
+import { STORAGE_CALLS } from "./calls.js";
 import { openStorageBackend, STORAGE_SCHEMES } from "./registry.js";
 import { storageRoutes } from "./rest.js";
 import { createStorageService, type StorageServiceOptions } from "./service.js";
@@ -46,6 +47,6 @@ export const storageModule: ServiceModule = {
       maxMessageBytes: ctx.limits.maxBodyBytes,
       idleTimeoutMs: idle ?? ctx.limits.requestTimeoutMs,
     };
-    return storageInstance(await openStorageBackend(url), opts);
+    return storageInstance(ctx.guard(await openStorageBackend(url), STORAGE_CALLS), opts);
   },
 };

@@ -104,6 +104,11 @@ export class ScriptPool {
     };
   }
 
+  /** Workers running a script, started and free, and scripts waiting for one (for metrics and /stats). */
+  stats(): { busy: number; idle: number; waiting: number } {
+    return { busy: this.count - this.idle.length, idle: this.idle.length, waiting: this.waiting.length };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const slots = [...this.live];
