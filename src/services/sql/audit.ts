@@ -39,25 +39,6 @@ export function leadingKeyword(sql: string): string {
 }
 
 /**
- * Keywords a read-only caller may not start a statement with on Postgres: they end or reconfigure the
- * transaction the backend opened READ ONLY (a COMMIT followed by a write, `SET SESSION CHARACTERISTICS …`).
- */
-export const READONLY_REFUSED = new Set([
-  "begin",
-  "start",
-  "commit",
-  "end",
-  "rollback",
-  "abort",
-  "savepoint",
-  "release",
-  "prepare",
-  "set",
-  "reset",
-  "discard",
-]);
-
-/**
  * Keywords that begin, end or split a transaction. Refused in every caller's statement: outside a transaction
  * a BEGIN would leave the connection (a pooled one, or SQLite's only one) inside a transaction that never
  * commits, and inside a batch or script a COMMIT would commit half of it.
@@ -72,6 +53,12 @@ export const TRANSACTION_CONTROL = new Set([
   "savepoint",
   "release",
 ]);
+
+/**
+ * Keywords a read-only caller may not start a statement with on Postgres: transaction control, and what ends or
+ * reconfigures the transaction the backend opened READ ONLY (`SET SESSION CHARACTERISTICS …`).
+ */
+export const READONLY_REFUSED = new Set([...TRANSACTION_CONTROL, "prepare", "set", "reset", "discard"]);
 
 export const TRANSACTION_CONTROL_MESSAGE =
   "transaction control statements are not allowed; use /sql/batch or /sql/script";
